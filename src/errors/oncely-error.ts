@@ -1,0 +1,33 @@
+const brand = Symbol.for('oncely.error');
+
+/**
+ * Base class of every error oncely throws. Match on {@link OncelyError.code}, never on the message:
+ * codes are stable across versions, messages are for people.
+ *
+ * @example
+ * ```ts
+ * try { await client.post('/charges', { json }) }
+ * catch (error) { if (isOncelyError(error, 'RETRY_LIMIT')) console.log(error.attempts) }
+ * ```
+ */
+export class OncelyError extends Error {
+  /** Stable, machine-readable identifier of the failure. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+    Object.defineProperty(this, brand, { value: true });
+  }
+}
+
+/**
+ * True for any error oncely threw, optionally with the given code. It checks a registered symbol
+ * rather than `instanceof`, so it also holds across realms (iframes, workers, duplicated bundles).
+ */
+export function isOncelyError(error: unknown, code?: string): error is OncelyError {
+  if (typeof error !== 'object' || error === null) return false;
+  if ((error as Record<symbol, unknown>)[brand] !== true) return false;
+  return code === undefined || (error as OncelyError).code === code;
+}

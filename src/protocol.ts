@@ -1,0 +1,76 @@
+/**
+ * What client and server agree on: header names, the key's wire format and the problem types.
+ * Both sides import this module; neither imports the other.
+ */
+
+/** Request header that carries the idempotency key (IETF Idempotency-Key draft). */
+export const KEY_HEADER = 'Idempotency-Key';
+/** Response header a server sets on a stored response it sends again (Stripe and the draft's practice). */
+export const REPLAYED_HEADER = 'Idempotent-Replayed';
+
+/** How a key is written in the header: as is, or as an RFC 8941 sf-string (`"…"`, as the draft writes it). */
+export type KeyFormat = 'token' | 'sf-string';
+
+/** Stable problem type URIs, documented in `docs/server.md`. */
+export const PROBLEM_TYPES = {
+  missing: 'idempotency-key-missing',
+  invalid: 'idempotency-key-invalid',
+  inUse: 'idempotency-key-in-use',
+  reused: 'idempotency-key-reused',
+} as const;
+
+export type ProblemType = (typeof PROBLEM_TYPES)[keyof typeof PROBLEM_TYPES];
+
+/** Default prefix of problem type URIs; a server may set its own. */
+export const PROBLEM_BASE_URI = 'https://oncely.dev/problems/';
+
+/**
+ * The header value for `key`. The plain form is used unless `format` is `'sf-string'`, or the key
+ * holds a character that would be ambiguous in the plain form (`,` splits header lists, and a
+ * leading `"` reads as an sf-string); then it is quoted with `"` and `\` escaped.
+ */
+export function formatKeyHeader(key: string, format: KeyFormat = 'token'): string {
+  if (format === 'token' && !key.includes(',') && key[0] !== '"') return key;
+  return `"${key.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+}
+
+/** The outcome of reading an `Idempotency-Key` header value. */
+export type ParsedKeyHeader = { ok: true; key: string } | { ok: false; reason: string };
+
+/**
+ * Reads a header value in either form (plain or RFC 8941 sf-string); both give the same key.
+ * Several values (a comma outside quotes, as when the header was sent twice) are refused.
+ * Key rules (length, characters) are checked by the caller.
+ */
+export function parseKeyHeader(value: string): ParsedKeyHeader {
+  const text = value.trim();
+  if (text[0] !== '"') {
+    if (text.includes(',')) return { ok: false, reason: 'more than one Idempotency-Key value' };
+    return { ok: true, key: text };
+  }
+  let key = '';
+  for (let i = 1; i < text.length; i++) {
+    const char = text[i] as string;
+    if (char === '\\') {
+      const next = text[i + 1];
+      if (next !== '"' && next !== '\\') return { ok: false, reason: 'bad escape in sf-string' };
+      key += next;
+      i++;
+    } else if (char === '"') {
+      if (i !== text.length - 1) {
+        return text
+          .slice(i + 1)
+          .trimStart()
+          .startsWith(',')
+          ? { ok: false, reason: 'more than one Idempotency-Key value' }
+          : { ok: false, reason: 'text after the closing quote' };
+      }
+      return { ok: true, key };
+    } else {
+      const code = char.charCodeAt(0);
+      if (code < 0x20 || code > 0x7e) return { ok: false, reason: 'non-printable character' };
+      key += char;
+    }
+  }
+  return { ok: false, reason: 'unterminated sf-string' };
+}

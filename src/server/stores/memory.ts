@@ -1,0 +1,109 @@
+import type { CompletedRecord, InFlightRecord, Store, StoreRecord } from './store.ts';
+import { StoreError } from './store-error.ts';
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Most records kept at once. When full, the oldest completed records are dropped first; a new
+   * claim never evicts an in-flight one (it would let a duplicate run).
+   * @default 10_000
+   */
+  maxRecords?: number;
+  /**
+   * How often expired records are swept, in ms; the timer does not keep the process alive.
+   * @default 60_000
+   */
+  sweepIntervalMs?: number;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * The embedded default store: records in a `Map` of this process, bounded and expiring. Right for
+ * one server process; a fleet needs a shared store (Redis, PostgreSQL).
+ *
+ * @example
+ * ```ts
+ * const guarded = idempotency({ store: memoryStore({ maxRecords: 50_000 }) })(handler);
+ * ```
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): Store {
+  const maxRecords = options.maxRecords ?? 10_000;
+  const now = options.now ?? Date.now;
+  // Insertion order doubles as age order, which eviction relies on.
+  const records = new Map<string, StoreRecord>();
+
+  const live = (id: string): StoreRecord | undefined => {
+    const record = records.get(id);
+    if (record === undefined) return undefined;
+    if (record.expiresAt > now()) return record;
+    records.delete(id);
+    return undefined;
+  };
+
+  const held = (id: string, owner: string): InFlightRecord | undefined => {
+    const record = live(id);
+    return record?.state === 'in-flight' && record.owner === owner ? record : undefined;
+  };
+
+  const sweep = (): void => {
+    const time = now();
+    for (const [id, record] of records) if (record.expiresAt <= time) records.delete(id);
+  };
+
+  const makeRoom = (): boolean => {
+    if (records.size < maxRecords) return true;
+    sweep();
+    for (const [id, record] of records) {
+      if (records.size < maxRecords) break;
+      if (record.state === 'completed') records.delete(id);
+    }
+    return records.size < maxRecords;
+  };
+
+  const timer = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
+  (timer as { unref?: () => void }).unref?.();
+
+  return {
+    async claim(id: string, record: InFlightRecord) {
+      const existing = live(id);
+      if (existing !== undefined) return existing;
+      if (!makeRoom()) {
+        throw new StoreError('claim', `memory store is full of in-flight records (${maxRecords})`);
+      }
+      records.set(id, { ...record });
+      return undefined;
+    },
+    async takeOver(id, expected, record) {
+      const current = held(id, expected.owner);
+      if (current === undefined || current.leaseUntil !== expected.leaseUntil) return false;
+      records.set(id, { ...record });
+      return true;
+    },
+    async renew(id, owner, leaseUntil) {
+      const current = held(id, owner);
+      if (current === undefined) return false;
+      current.leaseUntil = leaseUntil;
+      return true;
+    },
+    async complete(id, owner, record: CompletedRecord) {
+      if (held(id, owner) === undefined) return false;
+      // Re-insert so a completed record ages from its completion, not its claim.
+      records.delete(id);
+      records.set(id, record);
+      return true;
+    },
+    async release(id, owner) {
+      if (held(id, owner) === undefined) return false;
+      records.delete(id);
+      return true;
+    },
+    async get(id) {
+      return live(id);
+    },
+    async close() {
+      clearInterval(timer);
+      records.clear();
+    },
+  };
+}
