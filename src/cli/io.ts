@@ -1,0 +1,5 @@
+/** Where a command writes; tests pass their own to read what it printed. */
+export interface CommandIo {
+  out(line: string): void;
+  err(line: string): void;
+}
