@@ -3,6 +3,8 @@
  * The `oncely` command. Each subcommand lives in its own module and exports
  * `run(args, io): Promise<number>`, returning the process exit code.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { CommandIo } from './io.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Command }> }> = {
@@ -11,7 +13,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     load: () => import('./journal.ts'),
   },
   check: {
-    summary: 'check <url> [options]                 probe an API for the Idempotency-Key draft cases',
+    summary:
+      'check <url> [options]                 probe an API for the Idempotency-Key draft cases',
     load: () => import('./check.ts'),
   },
 };
@@ -32,9 +35,18 @@ export async function main(args: string[], io: CommandIo): Promise<number> {
   return (await command.load()).run(rest, io);
 }
 
-const invokedDirectly = import.meta.url === `file://${process.argv[1]}` ||
-  process.argv[1]?.endsWith('/oncely');
-if (invokedDirectly) {
+function invokedDirectly(): boolean {
+  // npm links bin files, so compare real paths rather than the URL as given.
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
   const io: CommandIo = {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
