@@ -1,0 +1,34 @@
+import type { FailureReason } from '../retry/policy.ts';
+
+/**
+ * One failed attempt as the attempt loop sees it (internal: callers get `error`). It is what the
+ * attempt throws to p-retry, so p-retry can own the loop while oncely decides.
+ */
+export class AttemptFailure extends Error {
+  readonly attempt: number;
+  readonly reason: FailureReason;
+  /** Whether this kind of failure is worth another attempt (the method is checked apart). */
+  readonly retryable: boolean;
+  /** The error a caller sees for this failure. */
+  readonly error: Error;
+  readonly response: Response | undefined;
+  /** `Retry-After` of the response, in milliseconds. */
+  readonly retryAfter: number | undefined;
+
+  constructor(
+    attempt: number,
+    reason: FailureReason,
+    retryable: boolean,
+    error: Error,
+    response?: Response,
+    retryAfter?: number,
+  ) {
+    super(error.message, { cause: error });
+    this.attempt = attempt;
+    this.reason = reason;
+    this.retryable = retryable;
+    this.error = error;
+    this.response = response;
+    this.retryAfter = retryAfter;
+  }
+}

@@ -1,0 +1,221 @@
+import pRetry, { AbortError } from 'p-retry';
+import { backoffDelay } from '../retry/backoff.ts';
+import type { RetryBudget } from '../retry/budget.ts';
+import { mayRetry, type RetryPolicy } from '../retry/policy.ts';
+import { sleep } from '../retry/sleep.ts';
+import { AttemptFailure } from './attempt-failure.ts';
+import type { AttemptRecord } from './attempt-record.ts';
+import { classifyResponse } from './classify.ts';
+import { NetworkError } from './errors/network-error.ts';
+import { RetryAfterTooLongError } from './errors/retry-after-too-long-error.ts';
+import { RetryLimitError, type RetryStop } from './errors/retry-limit-error.ts';
+import { TimeoutError } from './errors/timeout-error.ts';
+import type { ClientHooks } from './events.ts';
+import { isReplayed } from './replayed.ts';
+import { type FetchFunction, sendAttempt } from './transport.ts';
+
+/** Everything one call needs: a fixed key and a factory of fresh requests. */
+export interface AttemptPlan {
+  /** The key every attempt carries (already in the requests' headers), or undefined for none. */
+  readonly key: string | undefined;
+  /** Upper-case method: decides whether a request without a key may be retried. */
+  readonly method: string;
+  /** A new Request for each attempt, so that the body can be sent again. */
+  readonly createRequest: (attempt: number) => Request;
+  readonly fetch: FetchFunction;
+  readonly policy: RetryPolicy;
+  readonly timeout: number | false;
+  readonly totalTimeout: number | false;
+  readonly signal?: AbortSignal | undefined;
+  readonly budget?: RetryBudget | undefined;
+  readonly hooks?: ClientHooks | undefined;
+}
+
+/** How a call ended. A cancellation is not an outcome: it rejects with the signal's reason. */
+export type AttemptOutcome =
+  | {
+      readonly ok: true;
+      readonly response: Response;
+      readonly replayed: boolean;
+      readonly attempts: readonly AttemptRecord[];
+    }
+  | {
+      readonly ok: false;
+      /** What the caller should see: `HttpError`, `RetryLimitError`, `TimeoutError`… */
+      readonly error: Error;
+      /** The last response, unread, when the last attempt got one. */
+      readonly response: Response | undefined;
+      /** Whether the last failure was of a kind worth trying again later with the same key. */
+      readonly retryable: boolean;
+      /** The last response's `Retry-After`, in milliseconds. */
+      readonly retryAfter: number | undefined;
+      readonly attempts: readonly AttemptRecord[];
+    };
+
+/**
+ * Runs the attempts of one call with one key. The first attempt runs directly (the hot path
+ * pays for no retry machinery); once it fails with a retryable failure p-retry owns the loop, and
+ * oncely only decides in `shouldRetry`: Retry-After and its cap, the deadline, the budget, the
+ * backoff wait. It never throws for a failed request: the durable-operations layer reads
+ * `retryable` and `retryAfter` to reschedule. It rejects only with the signal's abort reason.
+ */
+export async function runAttempts(plan: AttemptPlan): Promise<AttemptOutcome> {
+  const deadline =
+    plan.totalTimeout === false ? Number.POSITIVE_INFINITY : performance.now() + plan.totalTimeout;
+  const records: AttemptRecord[] = [];
+  const first = await tryAttempt(plan, 1, deadline, records);
+  if (!(first instanceof AttemptFailure)) return succeed(plan, first, 1, records, 0);
+  if (!first.retryable || !mayRetry(plan.policy, plan.method, plan.key !== undefined)) {
+    return fail(plan, first, first.error, records);
+  }
+
+  // Written by the callbacks below; an object so the type checker does not narrow it away.
+  const state = { stop: 'attempts' as RetryStop | 'retry-after', lastCost: 0, attempt: 1 };
+  try {
+    const response = await pRetry(
+      async (attemptNumber) => {
+        // p-retry numbers its own attempts; the first was already made above.
+        if (attemptNumber === 1) throw first;
+        state.attempt = attemptNumber;
+        const result = await tryAttempt(plan, attemptNumber, deadline, records);
+        if (!(result instanceof AttemptFailure)) return result;
+        throw result.retryable ? result : new AbortError(result);
+      },
+      {
+        retries: plan.policy.attempts - 1,
+        minTimeout: 0, // oncely computes the wait itself: full jitter, Retry-After
+        signal: plan.signal,
+        shouldRetry: async ({ error }) => {
+          const failure = error as AttemptFailure;
+          const decision = decide(plan, failure, deadline);
+          if (typeof decision !== 'number') {
+            state.stop = decision;
+            return false;
+          }
+          const kind = failure.reason === 'timeout' ? 'timeout' : 'other';
+          state.lastCost = plan.budget?.acquire(kind) ?? 0;
+          if (plan.budget && state.lastCost === 0) {
+            state.stop = 'budget';
+            return false;
+          }
+          plan.hooks?.retry?.({
+            key: plan.key,
+            attempt: failure.attempt,
+            delay: decision,
+            reason: failure.reason,
+            status: failure.response?.status,
+            error: failure.error,
+            retryAfter: failure.retryAfter,
+          });
+          // Free the connection: nobody will read this body.
+          failure.response?.body?.cancel().catch(() => {});
+          await sleep(decision, plan.signal);
+          return true;
+        },
+      },
+    );
+    return succeed(plan, response, state.attempt, records, state.lastCost);
+  } catch (error) {
+    if (!(error instanceof AttemptFailure)) throw error; // the caller's abort reason
+    if (!error.retryable) return fail(plan, error, error.error, records);
+    const final =
+      state.stop === 'retry-after' && error.response && error.retryAfter !== undefined
+        ? new RetryAfterTooLongError(
+            error.retryAfter,
+            plan.policy.maxRetryAfter,
+            plan.key,
+            records.slice(),
+            error.response,
+          )
+        : new RetryLimitError(plan.key, records.slice(), state.stop as RetryStop, error.response);
+    return fail(plan, error, final, records);
+  }
+}
+
+/** The wait before the next attempt, or why there is none. */
+function decide(
+  plan: AttemptPlan,
+  failure: AttemptFailure,
+  deadline: number,
+): number | RetryStop | 'retry-after' {
+  const { policy } = plan;
+  let delay: number;
+  if (failure.retryAfter !== undefined) {
+    if (failure.retryAfter > policy.maxRetryAfter) return 'retry-after';
+    delay = failure.retryAfter; // the server's timing, without jitter
+  } else {
+    delay = backoffDelay(failure.attempt, {
+      base: policy.backoffBase,
+      cap: policy.backoffCap,
+      jitter: policy.jitter,
+    });
+  }
+  if (performance.now() + delay >= deadline) return 'deadline';
+  return delay;
+}
+
+async function tryAttempt(
+  plan: AttemptPlan,
+  attempt: number,
+  deadline: number,
+  records: AttemptRecord[],
+): Promise<Response | AttemptFailure> {
+  const request = plan.createRequest(attempt);
+  plan.hooks?.attempt?.({ key: plan.key, attempt, request });
+  let failure: AttemptFailure;
+  try {
+    const response = await sendAttempt(plan.fetch, request, {
+      timeout: plan.timeout,
+      deadline,
+      signal: plan.signal,
+    });
+    if (response.ok) return response;
+    failure = await classifyResponse(response, attempt, plan.key, plan.policy);
+  } catch (error) {
+    if (error instanceof TimeoutError) {
+      // A timeout of the whole call is final; one attempt's timeout is retried like a network error.
+      failure = new AttemptFailure(attempt, 'timeout', error.scope === 'attempt', error);
+    } else if (error instanceof NetworkError) {
+      failure = new AttemptFailure(attempt, 'network', true, error);
+    } else {
+      throw error; // the caller's abort reason
+    }
+  }
+  records.push({
+    attempt,
+    reason: failure.reason,
+    status: failure.response?.status,
+    error: failure.error,
+  });
+  return failure;
+}
+
+function succeed(
+  plan: AttemptPlan,
+  response: Response,
+  attempt: number,
+  records: AttemptRecord[],
+  lastCost: number,
+): AttemptOutcome {
+  plan.budget?.release(lastCost);
+  const replayed = isReplayed(response);
+  if (replayed) plan.hooks?.replay?.({ key: plan.key, attempt, response });
+  return { ok: true, response, replayed, attempts: records };
+}
+
+function fail(
+  plan: AttemptPlan,
+  failure: AttemptFailure,
+  error: Error,
+  records: AttemptRecord[],
+): AttemptOutcome {
+  plan.hooks?.giveUp?.({ key: plan.key, attempts: records, error });
+  return {
+    ok: false,
+    error,
+    response: failure.response,
+    retryable: failure.retryable,
+    retryAfter: failure.retryAfter,
+    attempts: records,
+  };
+}

@@ -1,0 +1,89 @@
+import { RetryBudget } from '../retry/budget.ts';
+import { DEFAULT_POLICY, resolvePolicy } from '../retry/policy.ts';
+import { runAttempts } from './attempt-loop.ts';
+import { RetryAfterTooLongError } from './errors/retry-after-too-long-error.ts';
+import type { ClientOptions, RequestOptions } from './options.ts';
+import { prepareRequest, type RequestDefaults } from './prepare-request.ts';
+import type { FetchFunction } from './transport.ts';
+
+/** Options of the method shortcuts: everything but the method. */
+export type MethodOptions = Omit<RequestOptions, 'method'>;
+
+/** A retrying fetch that sends one idempotency key per logical call. */
+export interface Client {
+  /** fetch's signature, plus `idempotencyKey`, `json`, `timeout`, `totalTimeout` and `retry`. */
+  fetch(input: string | URL | Request, options?: RequestOptions): Promise<Response>;
+  get(url: string | URL, options?: MethodOptions): Promise<Response>;
+  post(url: string | URL, options?: MethodOptions): Promise<Response>;
+  put(url: string | URL, options?: MethodOptions): Promise<Response>;
+  patch(url: string | URL, options?: MethodOptions): Promise<Response>;
+  delete(url: string | URL, options?: MethodOptions): Promise<Response>;
+  /** The budget shared by this client's calls, when it has one. */
+  readonly budget: RetryBudget | undefined;
+}
+
+/**
+ * Creates a client whose calls send the same `Idempotency-Key` on every attempt, and retry what
+ * is safe to retry: any request that carries a key, and idempotent methods without one.
+ *
+ * @example
+ * ```ts
+ * const api = createClient({ baseUrl: 'https://api.example.com/' });
+ * const response = await api.post('charges', { json: { amount: 500 } }); // key generated
+ * await api.post('payouts', { json, idempotencyKey: keyFrom('payout', acct, window('1d')) });
+ * ```
+ */
+export function createClient(options: ClientOptions = {}): Client {
+  const policy = resolvePolicy(options.retry, DEFAULT_POLICY);
+  const budget =
+    options.budget === false
+      ? undefined
+      : options.budget instanceof RetryBudget
+        ? options.budget
+        : new RetryBudget(options.budget);
+  const defaults: RequestDefaults = {
+    baseUrl: options.baseUrl,
+    headers: options.headers,
+    keyFormat: options.keyFormat ?? 'token',
+    keyVersion: options.keyVersion ?? 'v4',
+  };
+  const timeout = options.timeout ?? 10_000;
+  const totalTimeout = options.totalTimeout ?? 30_000;
+  const throwHttpErrors = options.throwHttpErrors ?? true;
+
+  async function send(input: string | URL | Request, init: RequestOptions = {}) {
+    const prepared = await prepareRequest(input, init, defaults);
+    const outcome = await runAttempts({
+      key: prepared.key,
+      method: prepared.method,
+      createRequest: prepared.createRequest,
+      fetch: options.fetch ?? (globalThis.fetch as FetchFunction),
+      policy: resolvePolicy(init.retry, policy),
+      timeout: init.timeout ?? timeout,
+      totalTimeout: init.totalTimeout ?? totalTimeout,
+      signal: prepared.signal,
+      budget,
+      hooks: options.hooks,
+    });
+    if (outcome.ok) return outcome.response;
+    const returnResponse =
+      !(init.throwHttpErrors ?? throwHttpErrors) &&
+      outcome.response !== undefined &&
+      !(outcome.error instanceof RetryAfterTooLongError);
+    if (returnResponse && outcome.response) return outcome.response;
+    throw outcome.error;
+  }
+
+  const shortcut = (method: string) => (url: string | URL, init?: MethodOptions) =>
+    send(url, { ...init, method });
+
+  return {
+    fetch: send,
+    get: shortcut('GET'),
+    post: shortcut('POST'),
+    put: shortcut('PUT'),
+    patch: shortcut('PATCH'),
+    delete: shortcut('DELETE'),
+    budget,
+  };
+}

@@ -1,0 +1,8 @@
+import { OncelyError } from '../../errors/oncely-error.ts';
+
+/** The request got no response: connection refused or reset, DNS failure… The cause is fetch's error. */
+export class NetworkError extends OncelyError {
+  constructor(cause: unknown) {
+    super('NETWORK_ERROR', 'The request failed before a response arrived', { cause });
+  }
+}

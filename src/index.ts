@@ -1,0 +1,15 @@
+/** oncely: the client. Retry anything, perform it once. */
+export * from './client/index.ts';
+export * from './key/index.ts';
+export { formatKeyHeader, KEY_HEADER, type KeyFormat, REPLAYED_HEADER } from './protocol.ts';
+export {
+  backoffDelay,
+  IDEMPOTENT_METHODS,
+  KEYED_METHODS,
+  parseRetryAfter,
+  RETRY_STATUS_CODES,
+  RetryBudget,
+  type RetryBudgetOptions,
+  type RetryInput,
+  type RetryOptions,
+} from './retry/index.ts';

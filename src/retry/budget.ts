@@ -1,0 +1,74 @@
+/** Options of {@link RetryBudget}; the defaults are AWS SDK v3's retry quota. */
+export interface RetryBudgetOptions {
+  /**
+   * Tokens in a full bucket.
+   * @default 500
+   */
+  capacity?: number;
+  /**
+   * Tokens a retry after an error or a retryable status takes.
+   * @default 5
+   */
+  retryCost?: number;
+  /**
+   * Tokens a retry after a timeout takes: timeouts hint at an overloaded server, so they cost more.
+   * @default 10
+   */
+  timeoutCost?: number;
+  /**
+   * Tokens a call that succeeds at its first attempt gives back.
+   * @default 1
+   */
+  successRefund?: number;
+}
+
+/**
+ * A token bucket shared by every call of one client, so that an outage does not turn into a retry
+ * storm (issue 2; the semantics of AWS SDK v3's retry quota): each retry takes tokens, a call that
+ * succeeds after retrying gives back what its last retry took, a call that succeeds at once gives
+ * back one token, and when the bucket cannot pay for a retry the failure surfaces at once.
+ *
+ * @example
+ * ```ts
+ * const budget = new RetryBudget({ capacity: 100 });
+ * const a = createClient({ budget });
+ * const b = createClient({ budget }); // shares the same bucket
+ * ```
+ */
+export class RetryBudget {
+  readonly capacity: number;
+  readonly retryCost: number;
+  readonly timeoutCost: number;
+  readonly successRefund: number;
+  #available: number;
+
+  constructor(options: RetryBudgetOptions = {}) {
+    this.capacity = options.capacity ?? 500;
+    this.retryCost = options.retryCost ?? 5;
+    this.timeoutCost = options.timeoutCost ?? 10;
+    this.successRefund = options.successRefund ?? 1;
+    this.#available = this.capacity;
+  }
+
+  /** Tokens left in the bucket. */
+  get available(): number {
+    return this.#available;
+  }
+
+  /**
+   * Takes the cost of one retry, and returns it, or returns 0 and takes nothing when the bucket
+   * cannot pay (then the caller must not retry).
+   */
+  acquire(kind: 'timeout' | 'other'): number {
+    const cost = kind === 'timeout' ? this.timeoutCost : this.retryCost;
+    if (this.#available < cost) return 0;
+    this.#available -= cost;
+    return cost;
+  }
+
+  /** Records a success: gives back `tokens` (what the last retry took), or the success refund. */
+  release(tokens?: number): void {
+    const refund = tokens === undefined || tokens === 0 ? this.successRefund : tokens;
+    this.#available = Math.min(this.capacity, this.#available + refund);
+  }
+}
