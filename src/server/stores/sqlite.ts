@@ -1,0 +1,215 @@
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import {
+  COLUMNS,
+  DEFAULT_TABLE,
+  indexName,
+  quoteTable,
+  type RecordRow,
+  recordFromRow,
+  recordParams,
+} from './sql-record.ts';
+import type { Store } from './store.ts';
+import { StoreError } from './store-error.ts';
+import { toStoreError } from './to-store-error.ts';
+
+/** Options of {@link sqliteStore}. */
+export interface SqliteStoreOptions {
+  /**
+   * Database file, created if missing (its directory must exist), or `':memory:'` for a private
+   * in-memory database. Several processes may share one file.
+   * @default ':memory:'
+   */
+  path?: string;
+  /**
+   * Table holding the records, created if missing: a plain identifier.
+   * @default 'oncely_records'
+   */
+  table?: string;
+  /**
+   * How long a write waits for another connection's write lock, in ms, before failing with a
+   * {@link StoreError}. `node:sqlite` is synchronous, so the wait blocks this thread.
+   * @default 5_000
+   */
+  busyTimeoutMs?: number;
+  /**
+   * How often expired rows are deleted, in ms; the timer does not keep the process alive. `0`
+   * disables the timer (expired rows are still ignored, replaced on claim, and deleted by
+   * {@link SqliteStore.sweep}).
+   * @default 60_000
+   */
+  sweepIntervalMs?: number;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
+/** A {@link Store} on SQLite, with its housekeeping exposed. */
+export interface SqliteStore extends Store {
+  /** Deletes expired rows now. @returns how many were deleted. */
+  sweep(): Promise<number>;
+  /** Stops the sweep timer and closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * A durable store in one SQLite file, on Node's built-in `node:sqlite` (Node 22.13+, no native
+ * addon). The file is in WAL mode and every claim runs in a `BEGIN IMMEDIATE` transaction, so
+ * several processes on one machine may share it safely. For a fleet on several machines use
+ * Redis or PostgreSQL.
+ *
+ * @example
+ * ```ts
+ * import { idempotency } from 'oncely/server';
+ * import { sqliteStore } from 'oncely/server/sqlite';
+ *
+ * const guarded = idempotency({ store: sqliteStore('./data/idempotency.db') })(handler);
+ * ```
+ */
+export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): SqliteStore {
+  const options = typeof pathOrOptions === 'string' ? { path: pathOrOptions } : pathOrOptions;
+  const path = options.path ?? ':memory:';
+  const table = quoteTable(options.table ?? DEFAULT_TABLE);
+  const now = options.now ?? Date.now;
+
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 5_000 });
+    // WAL lets readers run beside the one writer, across processes; `:memory:` stays in memory.
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
+      id TEXT PRIMARY KEY NOT NULL,
+      state TEXT NOT NULL,
+      fingerprint TEXT NOT NULL,
+      owner TEXT,
+      lease_until INTEGER,
+      expires_at INTEGER NOT NULL,
+      status INTEGER,
+      headers TEXT,
+      body BLOB,
+      completed_at INTEGER
+    )`);
+    db.exec(
+      `CREATE INDEX IF NOT EXISTS ${indexName(options.table ?? DEFAULT_TABLE, 'expires_at')} ON ${table} (expires_at)`,
+    );
+  } catch (error) {
+    throw new StoreError('open', `cannot open SQLite database ${JSON.stringify(path)}`, {
+      cause: error,
+    });
+  }
+
+  const columns = COLUMNS.join(', ');
+  const held = `id = ? AND state = 'in-flight' AND owner = ? AND expires_at > ?`;
+  const statements = {
+    // Inserts, or replaces a row that has expired: a lapsed record is as good as absent.
+    upsert: `INSERT INTO ${table} (${columns}) VALUES (${COLUMNS.map(() => '?').join(', ')})
+      ON CONFLICT (id) DO UPDATE SET ${COLUMNS.slice(1)
+        .map((column) => `${column} = excluded.${column}`)
+        .join(', ')}
+      WHERE ${table}.expires_at <= ?`,
+    get: `SELECT ${columns} FROM ${table} WHERE id = ? AND expires_at > ?`,
+    takeOver: `UPDATE ${table} SET fingerprint = ?, owner = ?, lease_until = ?, expires_at = ?
+      WHERE ${held} AND lease_until = ?`,
+    renew: `UPDATE ${table} SET lease_until = ? WHERE ${held}`,
+    complete: `UPDATE ${table} SET state = 'completed', fingerprint = ?, owner = NULL,
+      lease_until = NULL, expires_at = ?, status = ?, headers = ?, body = ?, completed_at = ?
+      WHERE ${held}`,
+    release: `DELETE FROM ${table} WHERE ${held}`,
+    sweep: `DELETE FROM ${table} WHERE expires_at <= ?`,
+  };
+  const prepared = new Map<keyof typeof statements, StatementSync>();
+  const statement = (name: keyof typeof statements): StatementSync => {
+    let found = prepared.get(name);
+    if (found === undefined) {
+      found = db.prepare(statements[name]);
+      prepared.set(name, found);
+    }
+    return found;
+  };
+  const changed = (name: keyof typeof statements, ...params: SQLInputValue[]): boolean =>
+    Number(statement(name).run(...params).changes) > 0;
+
+  const run = <T>(operation: string, body: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(body());
+    } catch (error) {
+      return Promise.reject(toStoreError(operation, error));
+    }
+  };
+
+  const sweep = (): number => Number(statement('sweep').run(now()).changes);
+  const interval = options.sweepIntervalMs ?? 60_000;
+  const timer =
+    interval > 0
+      ? setInterval(() => {
+          // Best effort: a busy or closed database is swept next time, or on claim.
+          try {
+            sweep();
+          } catch {}
+        }, interval)
+      : undefined;
+  timer?.unref();
+
+  return {
+    claim: (id, record) =>
+      run('claim', () => {
+        const time = now();
+        // IMMEDIATE takes the write lock up front, so the read below sees what the insert saw,
+        // even with another process on the same file.
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const created = changed('upsert', ...recordParams(id, record), time);
+          const row = created ? undefined : statement('get').get(id, time);
+          db.exec('COMMIT');
+          return row === undefined
+            ? undefined
+            : recordFromRow(row as unknown as RecordRow, 'claim');
+        } catch (error) {
+          if (db.isTransaction) db.exec('ROLLBACK');
+          throw error;
+        }
+      }),
+    takeOver: (id, expected, record) =>
+      run('takeOver', () =>
+        changed(
+          'takeOver',
+          record.fingerprint,
+          record.owner,
+          record.leaseUntil,
+          record.expiresAt,
+          id,
+          expected.owner,
+          now(),
+          expected.leaseUntil,
+        ),
+      ),
+    renew: (id, owner, leaseUntil) =>
+      run('renew', () => changed('renew', leaseUntil, id, owner, now())),
+    complete: (id, owner, record) =>
+      run('complete', () => {
+        const { status, headers, body } = record.response;
+        return changed(
+          'complete',
+          record.fingerprint,
+          record.expiresAt,
+          status,
+          JSON.stringify(headers),
+          body,
+          record.completedAt,
+          id,
+          owner,
+          now(),
+        );
+      }),
+    release: (id, owner) => run('release', () => changed('release', id, owner, now())),
+    get: (id) =>
+      run('get', () => {
+        const row = statement('get').get(id, now());
+        return row === undefined ? undefined : recordFromRow(row as unknown as RecordRow, 'get');
+      }),
+    sweep: () => run('sweep', sweep),
+    close: () =>
+      run('close', () => {
+        clearInterval(timer);
+        if (db.isOpen) db.close();
+      }),
+  };
+}
