@@ -1,0 +1,209 @@
+import { entries, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
+import {
+  applyPatch,
+  byCreation,
+  type Journal,
+  type JournalEntry,
+  type JournalLock,
+  type JournalPatch,
+  type LockOptions,
+} from './journal.ts';
+import { type JournalAction, JournalError } from './journal-error.ts';
+import { localLock } from './local-lock.ts';
+
+/** Options of {@link indexedDbJournal}. */
+export interface IndexedDbJournalOptions {
+  /**
+   * Database name. Give each app (or each user, on a shared origin) its own.
+   * @default 'oncely'
+   */
+  database?: string;
+  /** @default 'journal' */
+  store?: string;
+  /** The IndexedDB factory, for tests (fake-indexeddb) or workers. @default globalThis.indexedDB */
+  indexedDB?: IDBFactory;
+  /**
+   * The Web Locks manager that keeps two tabs from resuming at once. Without one (very old
+   * browsers) the lock holds inside this page only.
+   * @default globalThis.navigator.locks
+   */
+  locks?: LockManager;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
+/** An idb-keyval store whose read-write transactions commit with strict durability. */
+export interface StrictStore extends UseStore {
+  close(): void;
+}
+
+/**
+ * Like idb-keyval's `createStore`, but read-write transactions ask for `durability: 'strict'`:
+ * Chromium's default ("relaxed" since v83) acknowledges a commit before it reaches the disk, and
+ * such a commit can be lost in a crash (issue 3). idb-keyval's `createStore` has no option for it.
+ *
+ * @example
+ * ```ts
+ * const store = createStrictStore('my-app', 'kv');
+ * await set('k', value, store); // on disk when this resolves
+ * ```
+ */
+export function createStrictStore(
+  database: string,
+  storeName: string,
+  factory: IDBFactory = globalThis.indexedDB,
+): StrictStore {
+  let connection: Promise<IDBDatabase> | undefined;
+  const connect = (): Promise<IDBDatabase> => {
+    if (connection) return connection;
+    if (!factory) return Promise.reject(new Error('IndexedDB is not available here'));
+    const request = factory.open(database);
+    request.onupgradeneeded = () => request.result.createObjectStore(storeName);
+    const opened = promisifyRequest(request);
+    connection = opened;
+    opened.then(
+      (db) => {
+        // Browsers close a connection on their own (storage cleared, Safari): reopen next time.
+        db.onclose = () => {
+          connection = undefined;
+        };
+        // Another tab upgrading the database: let it, and reopen next time.
+        db.onversionchange = () => {
+          db.close();
+          connection = undefined;
+        };
+      },
+      () => {
+        connection = undefined;
+      },
+    );
+    return opened;
+  };
+  const store = (<T>(
+    mode: IDBTransactionMode,
+    callback: (objectStore: IDBObjectStore) => T | PromiseLike<T>,
+  ): Promise<T> =>
+    connect().then((db) => {
+      const options: IDBTransactionOptions | undefined =
+        mode === 'readwrite' ? { durability: 'strict' } : undefined;
+      return callback(db.transaction(storeName, mode, options).objectStore(storeName));
+    })) as StrictStore;
+  store.close = () => {
+    connection?.then(
+      (db) => db.close(),
+      () => {},
+    );
+    connection = undefined;
+  };
+  return store;
+}
+
+/**
+ * A journal in IndexedDB, for browsers (issue 3): records are written with strict durability, and
+ * Blob and ArrayBuffer bodies are kept as they are (structured clone). Two tabs of one origin share
+ * it; `lock()` takes a Web Lock, so only one tab resumes at a time. A full quota or any failed
+ * write rejects with `JournalError` (`quota: true` for a full quota) before the request is sent.
+ *
+ * @example
+ * ```ts
+ * import { indexedDbJournal } from 'oncely/browser';
+ * const client = createClient({ journal: indexedDbJournal({ database: 'shop' }), resume: true });
+ * ```
+ */
+export function indexedDbJournal(options: IndexedDbJournalOptions = {}): Journal {
+  const database = options.database ?? 'oncely';
+  const storeName = options.store ?? 'journal';
+  const now = options.now ?? Date.now;
+  const locks = options.locks ?? globalThis.navigator?.locks;
+  const store = createStrictStore(database, storeName, options.indexedDB ?? globalThis.indexedDB);
+  const lockName = `oncely:${database}/${storeName}`;
+  const pageLock = localLock();
+  let closed = false;
+
+  async function attempt<T>(action: JournalAction, work: () => Promise<T>): Promise<T> {
+    if (closed) throw new JournalError(action, `The journal ${lockName} is closed`);
+    try {
+      return await work();
+    } catch (error) {
+      const name = (error as { name?: unknown })?.name;
+      const what = name === 'QuotaExceededError' ? 'storage quota is full' : String(error);
+      throw new JournalError(action, `IndexedDB ${action} failed in ${lockName}: ${what}`, {
+        cause: error,
+      });
+    }
+  }
+
+  // One read-write transaction, committed strictly, resolving with `result` once it commits.
+  const transact = <T>(work: (objectStore: IDBObjectStore) => Promise<T> | T): Promise<T> =>
+    store('readwrite', async (objectStore) => {
+      const result = await work(objectStore);
+      await promisifyRequest(objectStore.transaction);
+      return result;
+    });
+
+  return {
+    kind: 'indexeddb',
+    durable: true,
+    open: () => attempt('open', () => store('readonly', () => undefined)),
+    put: (entry) => attempt('put', () => set(entry.id, entry, store)),
+    update: (id: string, patch: JournalPatch) =>
+      attempt('update', () =>
+        transact(async (objectStore) => {
+          const entry = await promisifyRequest<JournalEntry | undefined>(objectStore.get(id));
+          if (entry === undefined) return undefined;
+          const next = applyPatch(entry, patch, now());
+          objectStore.put(next, id);
+          return next;
+        }),
+      ),
+    delete: (id) =>
+      attempt('delete', () =>
+        transact(async (objectStore) => {
+          const found = (await promisifyRequest(objectStore.count(id))) > 0;
+          if (found) objectStore.delete(id);
+          return found;
+        }),
+      ),
+    get: (id) => attempt('read', () => get<JournalEntry>(id, store)),
+    list: () =>
+      attempt('read', async () =>
+        (await entries<string, JournalEntry>(store)).map(([, entry]) => entry).sort(byCreation),
+      ),
+    lock: (lockOptions) => (locks ? webLock(locks, lockName, lockOptions) : pageLock(lockOptions)),
+    async close() {
+      closed = true;
+      store.close();
+    },
+  };
+}
+
+/**
+ * Holds the Web Lock `name` until released: `navigator.locks.request` keeps a lock while its
+ * callback's promise is pending, so the callback returns one that `release()` settles.
+ */
+function webLock(
+  locks: LockManager,
+  name: string,
+  options: LockOptions = {},
+): Promise<JournalLock | undefined> {
+  return new Promise<JournalLock | undefined>((resolve, reject) => {
+    const request: { mode: LockMode; ifAvailable?: boolean; signal?: AbortSignal } = {
+      mode: 'exclusive',
+    };
+    if (options.wait) {
+      if (options.signal) request.signal = options.signal;
+    } else request.ifAvailable = true;
+    locks
+      .request(name, request, (lock) => {
+        if (lock === null) {
+          resolve(undefined);
+          return undefined;
+        }
+        return new Promise<void>((done) => {
+          const release = async (): Promise<void> => done();
+          resolve({ release, [Symbol.asyncDispose]: release });
+        });
+      })
+      .catch(reject);
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * A lock file beside the journal, as LevelDB's `LOCK`: created with O_EXCL, holding the owner's pid,
+ * host name and start time. A lock whose process is gone (same host, pid not alive) is stale and
+ * taken over; a lock from another host cannot be judged and counts as held.
+ */
+import { randomUUID } from 'node:crypto';
+import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { JournalLockedError, type LockHolder } from './journal-locked-error.ts';
+
+// A holder that crashed between creating the file and writing its pid leaves it empty; after this
+// long such a file is taken for stale.
+const EMPTY_LOCK_GRACE_MS = 5_000;
+
+/** Takes the lock at `lockPath`. @returns a function that releases it. */
+export async function acquireLockFile(lockPath: string): Promise<() => Promise<void>> {
+  const me: LockHolder = { pid: process.pid, hostname: hostname(), since: Date.now() };
+  const text = JSON.stringify(me);
+  for (let round = 0; round < 5; round++) {
+    try {
+      const handle = await open(lockPath, 'wx', 0o600);
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      return () => releaseLockFile(lockPath, text);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const seen = await readHolder(lockPath);
+    if (seen === 'gone') continue;
+    if (!(await isStale(lockPath, seen))) {
+      throw new JournalLockedError(lockPath, typeof seen === 'string' ? undefined : seen);
+    }
+    await takeAway(lockPath, seen);
+  }
+  throw new JournalLockedError(lockPath, undefined);
+}
+
+async function releaseLockFile(lockPath: string, text: string): Promise<void> {
+  try {
+    if ((await readFile(lockPath, 'utf8')) === text) await unlink(lockPath);
+  } catch {
+    // Already gone, or taken over after we were judged dead: not ours to remove.
+  }
+}
+
+async function readHolder(lockPath: string): Promise<LockHolder | 'unreadable' | 'gone'> {
+  let text: string;
+  try {
+    text = await readFile(lockPath, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw error;
+  }
+  try {
+    const holder = JSON.parse(text) as LockHolder;
+    if (typeof holder.pid === 'number' && typeof holder.hostname === 'string') return holder;
+  } catch {}
+  return 'unreadable';
+}
+
+async function isStale(lockPath: string, seen: LockHolder | 'unreadable'): Promise<boolean> {
+  if (seen === 'unreadable') {
+    const info = await stat(lockPath).catch(() => undefined);
+    return info !== undefined && Date.now() - info.mtimeMs > EMPTY_LOCK_GRACE_MS;
+  }
+  if (seen.hostname !== hostname()) return false;
+  if (seen.pid === process.pid) return false;
+  return !isAlive(seen.pid);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Moves a stale lock aside. Two processes may judge the same lock stale at once; the rename is
+ * atomic, and if what was moved turns out to be a fresh lock another process just took, it is put
+ * back (with `link`, which never overwrites) so that holder keeps it.
+ */
+async function takeAway(lockPath: string, seen: LockHolder | 'unreadable'): Promise<void> {
+  const aside = `${lockPath}.stale-${randomUUID()}`;
+  try {
+    await rename(lockPath, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const moved = await readHolder(aside);
+  const same =
+    typeof moved === 'string' || typeof seen === 'string'
+      ? moved === seen
+      : moved.pid === seen.pid && moved.since === seen.since;
+  if (!same) await link(aside, lockPath).catch(() => {});
+  await unlink(aside).catch(() => {});
+}
