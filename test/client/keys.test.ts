@@ -1,0 +1,112 @@
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { isOncelyError } from '../../src/errors/oncely-error.ts';
+import { InvalidKeyError } from '../../src/key/invalid-key-error.ts';
+import { BASE, record, type Seen, testClient, useServer } from './support/msw.ts';
+
+const server = useServer();
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+function flaky(seen: Seen[], failures: number, status = 503) {
+  return async ({ request }: { request: Request }) => {
+    await record(request, seen);
+    return seen.length <= failures
+      ? new HttpResponse(null, { status })
+      : HttpResponse.json({ ok: 1 });
+  };
+}
+
+describe('keys', () => {
+  it.each(['post', 'patch'] as const)(
+    '%s gets a generated key, the same on every attempt',
+    async (method) => {
+      const seen: Seen[] = [];
+      server.use(http[method](`${BASE}/things`, flaky(seen, 2)));
+      const response = await testClient()[method]('/things', { json: { a: 1 } });
+      expect(response.status).toBe(200);
+      expect(seen).toHaveLength(3);
+      expect(seen[0]?.key).toMatch(UUID);
+      expect(new Set(seen.map((s) => s.key)).size).toBe(1);
+      expect(seen.map((s) => s.body)).toEqual(Array(3).fill('{"a":1}'));
+    },
+  );
+
+  it('draws a new key for each logical call', async () => {
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/things`, flaky(seen, 0)));
+    const client = testClient();
+    await client.post('/things', { json: 1 });
+    await client.post('/things', { json: 1 });
+    expect(seen[0]?.key).not.toBe(seen[1]?.key);
+  });
+
+  it('sends a given key as is, and as an sf-string on request', async () => {
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/things`, flaky(seen, 0)));
+    await testClient().post('/things', { idempotencyKey: 'order-42' });
+    await testClient({ keyFormat: 'sf-string' }).post('/things', { idempotencyKey: 'order-42' });
+    expect(seen.map((s) => s.key)).toEqual(['order-42', '"order-42"']);
+  });
+
+  it('draws v7 keys when asked', async () => {
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/things`, flaky(seen, 0)));
+    await testClient({ keyVersion: 'v7' }).post('/things');
+    expect(seen[0]?.key).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+  });
+
+  it('uses a key already in the headers', async () => {
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/things`, flaky(seen, 1)));
+    await testClient().post('/things', { headers: { 'Idempotency-Key': '"k-1"' } });
+    expect(seen.map((s) => s.key)).toEqual(['"k-1"', '"k-1"'].map((k) => k.replaceAll('"', '')));
+  });
+
+  it('refuses an invalid key before anything is sent', async () => {
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/things`, flaky(seen, 0)));
+    for (const bad of ['', 'has space', 'é', 'x'.repeat(256)]) {
+      const error = await testClient()
+        .post('/things', { idempotencyKey: bad })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidKeyError);
+      expect(isOncelyError(error, 'INVALID_KEY')).toBe(true);
+    }
+    expect(seen).toHaveLength(0);
+  });
+
+  it('sends no key when the call opts out, and then does not retry a POST', async () => {
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/things`, flaky(seen, 5)));
+    const error = await testClient()
+      .post('/things', { idempotencyKey: false })
+      .catch((e: unknown) => e);
+    expect(isOncelyError(error, 'HTTP_ERROR')).toBe(true);
+    expect(seen).toEqual([{ method: 'POST', key: null, body: '' }]);
+  });
+
+  it.each(['get', 'put', 'delete'] as const)('%s carries no key but is retried', async (method) => {
+    const seen: Seen[] = [];
+    server.use(http[method](`${BASE}/things`, flaky(seen, 2)));
+    expect((await testClient()[method]('/things')).status).toBe(200);
+    expect(seen.map((s) => s.key)).toEqual([null, null, null]);
+  });
+
+  it('retries any method that carries a key, and a POST with a key given', async () => {
+    const seen: Seen[] = [];
+    server.use(http.all(`${BASE}/things`, flaky(seen, 1)));
+    const client = testClient();
+    await client.fetch(`${BASE}/things`, { method: 'LINK', idempotencyKey: 'k-link' });
+    expect(seen.map((s) => [s.method, s.key])).toEqual([
+      ['LINK', 'k-link'],
+      ['LINK', 'k-link'],
+    ]);
+  });
+
+  it('generates a key for any method with idempotencyKey: true', async () => {
+    const seen: Seen[] = [];
+    server.use(http.get(`${BASE}/things`, flaky(seen, 0)));
+    await testClient().get('/things', { idempotencyKey: true });
+    expect(seen[0]?.key).toMatch(UUID);
+  });
+});
