@@ -193,17 +193,25 @@ function webLock(
     if (options.wait) {
       if (options.signal) request.signal = options.signal;
     } else request.ifAvailable = true;
-    locks
-      .request(name, request, (lock) => {
-        if (lock === null) {
-          resolve(undefined);
-          return undefined;
-        }
-        return new Promise<void>((done) => {
-          const release = async (): Promise<void> => done();
-          resolve({ release, [Symbol.asyncDispose]: release });
-        });
-      })
-      .catch(reject);
+    let held: Promise<void> | undefined;
+    const requested = locks.request(name, request, (lock) => {
+      if (lock === null) {
+        resolve(undefined);
+        return undefined;
+      }
+      return new Promise<void>((done) => {
+        // The lock is free again only once request() settles, after the callback's promise.
+        const release = async (): Promise<void> => {
+          done();
+          await held;
+        };
+        resolve({ release, [Symbol.asyncDispose]: release });
+      });
+    });
+    held = requested.then(
+      () => {},
+      () => {},
+    );
+    requested.catch(reject);
   });
 }

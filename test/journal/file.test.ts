@@ -1,0 +1,271 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isOncelyError } from '../../src/errors/oncely-error.ts';
+import { fileJournal, type RecoveryReport } from '../../src/journal/file.ts';
+import type { JournalEntry } from '../../src/journal/journal.ts';
+import { JournalLockedError } from '../../src/journal/journal-locked-error.ts';
+import { makeEntry, testJournal } from './contract.ts';
+
+let directory: string;
+let count = 0;
+const freshPath = (): string => join(directory, `journal-${++count}.log`);
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'oncely-journal-'));
+});
+afterAll(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+testJournal(
+  'file',
+  async () => {
+    const path = freshPath();
+    return { journal: fileJournal(path), reopen: () => fileJournal(path) };
+  },
+  { durable: true },
+);
+
+/** Writes `n` records and closes: returns the path, the records and each line's byte range. */
+async function writeLog(
+  n: number,
+): Promise<{ path: string; entries: JournalEntry[]; size: number }> {
+  const path = freshPath();
+  const journal = fileJournal(path);
+  const entries = Array.from({ length: n }, () => makeEntry());
+  for (const entry of entries) await journal.put(entry);
+  await journal.close();
+  return { path, entries, size: (await stat(path)).size };
+}
+
+async function reopenIds(path: string, reports: RecoveryReport[] = []): Promise<string[]> {
+  const journal = fileJournal(path, { onRecover: (report) => reports.push(report) });
+  const ids = (await journal.list()).map((entry) => entry.id);
+  await journal.close();
+  return ids;
+}
+
+describe('fileJournal recovery', () => {
+  it('keeps every earlier record when the last line is torn at any byte', async () => {
+    const { path, entries, size } = await writeLog(4);
+    const original = await readFile(path);
+    const lastStart = original.lastIndexOf(0x0a, size - 2) + 1;
+    const earlier = entries.slice(0, 3).map((entry) => entry.id);
+    for (let cut = lastStart; cut < size; cut++) {
+      await writeFile(path, original.subarray(0, cut));
+      const reports: RecoveryReport[] = [];
+      expect(await reopenIds(path, reports)).toEqual(earlier);
+      expect(reports).toHaveLength(cut === lastStart ? 0 : 1);
+      // The torn tail was cut off before anything else could be appended after it.
+      expect((await stat(path)).size).toBe(lastStart);
+    }
+    await writeFile(path, original);
+    expect(await reopenIds(path)).toEqual(entries.map((entry) => entry.id));
+  });
+
+  it('skips a corrupt line in the middle, reports it, and keeps every other record', async () => {
+    const { path, entries } = await writeLog(5);
+    const data = await readFile(path);
+    const lineStarts = [0];
+    for (let i = 0; i < data.length - 1; i++) if (data[i] === 0x0a) lineStarts.push(i + 1);
+    // Line 0 is the header; line 3 holds the third record. Flip one byte in its JSON.
+    const target = (lineStarts[3] as number) + 30;
+    data[target] = (data[target] as number) ^ 0x01;
+    await writeFile(path, data);
+    const reports: RecoveryReport[] = [];
+    const ids = await reopenIds(path, reports);
+    expect(ids).toEqual(entries.filter((_, i) => i !== 2).map((entry) => entry.id));
+    expect(reports).toEqual([
+      { path, skippedFrames: 1, badOffsets: [lineStarts[3]], truncatedBytes: 0 },
+    ]);
+    // Appending after a corrupt middle line still works, and survives another reopen.
+    const journal = fileJournal(path);
+    const later = makeEntry();
+    await journal.put(later);
+    await journal.close();
+    expect(await reopenIds(path)).toEqual([...ids, later.id]);
+  });
+
+  it('refuses to open a file that is not a journal rather than truncate it', async () => {
+    const path = freshPath();
+    await writeFile(path, 'precious\nuser\ndata\n');
+    const error = await fileJournal(path)
+      .open()
+      .catch((e: unknown) => e);
+    expect(isOncelyError(error, 'JOURNAL_FAILED')).toBe(true);
+    expect(await readFile(path, 'utf8')).toBe('precious\nuser\ndata\n');
+  });
+
+  it('rejects an unwritable path with a JournalError at open and at put', async () => {
+    const journal = fileJournal(join(directory, 'no-such-dir', 'journal.log'));
+    const atOpen = await journal.open().catch((e: unknown) => e);
+    expect(isOncelyError(atOpen, 'JOURNAL_FAILED')).toBe(true);
+    const atPut = await journal.put(makeEntry()).catch((e: unknown) => e);
+    expect(isOncelyError(atPut, 'JOURNAL_FAILED')).toBe(true);
+    expect((atPut as Error).message).toContain('ENOENT');
+  });
+
+  it('rejects a path that is a directory with a JournalError', async () => {
+    const error = await fileJournal(directory)
+      .open()
+      .catch((e: unknown) => e);
+    expect(isOncelyError(error, 'JOURNAL_FAILED')).toBe(true);
+    expect((error as Error).message).toContain('EISDIR');
+    // The failed open let go of its lock file.
+    await expect(stat(`${directory}.lock`)).rejects.toThrow();
+  });
+});
+
+describe('fileJournal writes', () => {
+  it('shares fsyncs between concurrent puts (group commit)', async () => {
+    const journal = fileJournal(freshPath());
+    await journal.open();
+    await Promise.all(Array.from({ length: 64 }, () => journal.put(makeEntry())));
+    const { fsyncs, writes } = journal.stats();
+    expect(writes).toBe(64);
+    expect(fsyncs).toBeLessThanOrEqual(8);
+    // Sequential puts cannot share: one fsync each.
+    for (let i = 0; i < 5; i++) await journal.put(makeEntry());
+    expect(journal.stats().fsyncs).toBe(fsyncs + 5);
+    await journal.close();
+  });
+
+  it('compacts once dead records pile up, and the compacted log reopens whole', async () => {
+    const path = freshPath();
+    const journal = fileJournal(path, { compactAfter: 50 });
+    const keep = Array.from({ length: 10 }, () => makeEntry());
+    for (const entry of keep) await journal.put(entry);
+    for (let i = 0; i < 60; i++) {
+      const entry = makeEntry();
+      await journal.put(entry);
+      await journal.delete(entry.id);
+    }
+    const stats = journal.stats();
+    expect(stats.compactions).toBeGreaterThanOrEqual(1);
+    expect(stats.frames - stats.live).toBeLessThan(60);
+    await journal.close();
+    expect(await reopenIds(path)).toEqual(keep.map((entry) => entry.id));
+  });
+
+  it('compact() leaves only live records in the file', async () => {
+    const path = freshPath();
+    const journal = fileJournal(path);
+    const entry = makeEntry();
+    await journal.put(entry);
+    for (let attempts = 1; attempts <= 5; attempts++) await journal.update(entry.id, { attempts });
+    await journal.compact();
+    expect(journal.stats().frames).toBe(1);
+    await journal.close();
+    const lines = (await readFile(path, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(2); // header and the record
+    expect(lines[1]).toContain('"attempts":5');
+  });
+
+  it('writes the file readable by its owner only', async () => {
+    const path = freshPath();
+    const journal = fileJournal(path);
+    await journal.open();
+    await journal.close();
+    expect((await stat(path)).mode & 0o077).toBe(0);
+  });
+
+  it('reads a journal another holder has open, read-only, without touching it', async () => {
+    const { path, entries } = await writeLog(2);
+    const writer = fileJournal(path);
+    await writer.open();
+    const reader = fileJournal(path, { readOnly: true });
+    expect((await reader.list()).map((e) => e.id)).toEqual(entries.map((e) => e.id));
+    const error = await reader.put(makeEntry()).catch((e: unknown) => e);
+    expect(isOncelyError(error, 'JOURNAL_FAILED')).toBe(true);
+    await reader.close();
+    await writer.close();
+  });
+});
+
+const CHILD = new URL('./fixtures/journal-child.ts', import.meta.url).pathname;
+
+function startChild(mode: 'write' | 'hold', path: string) {
+  const child = spawn(process.execPath, [CHILD, mode, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { child, lines, exited, stderr: () => stderr };
+}
+
+function kill(child: ChildProcess): void {
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+describe('fileJournal across processes', () => {
+  it('keeps every acknowledged put when the writer is SIGKILLed mid-write', async () => {
+    for (const stopAfter of [1, 37, 150]) {
+      const path = freshPath();
+      const { child, lines, exited, stderr } = startChild('write', path);
+      const acknowledged: string[] = [];
+      try {
+        for await (const line of lines) {
+          if (line.startsWith('ack ')) acknowledged.push(line.slice(4));
+          if (acknowledged.length >= stopAfter) break;
+        }
+      } finally {
+        kill(child);
+      }
+      await exited;
+      expect(acknowledged.length, stderr()).toBeGreaterThanOrEqual(stopAfter);
+      const survived = new Set(await reopenIds(path));
+      for (const id of acknowledged) expect(survived.has(id)).toBe(true);
+    }
+  });
+
+  it('lets one process hold a journal, and takes over the lock of a SIGKILLed holder', async () => {
+    const path = freshPath();
+    const first = startChild('hold', path);
+    try {
+      const [firstLine] = await Promise.all([nextLine(first.lines)]);
+      expect(firstLine, first.stderr()).toBe('open');
+
+      const second = startChild('hold', path);
+      expect(await nextLine(second.lines)).toBe(`locked ${first.child.pid}`);
+      expect(await second.exited).toBe(3);
+
+      const here = await fileJournal(path)
+        .open()
+        .catch((e: unknown) => e);
+      expect(here).toBeInstanceOf(JournalLockedError);
+      expect((here as JournalLockedError).holder?.pid).toBe(first.child.pid);
+    } finally {
+      kill(first.child);
+    }
+    await first.exited;
+    // The holder died without releasing: its lock file is stale, and the next opener takes over.
+    expect(JSON.parse(await readFile(`${path}.lock`, 'utf8')).pid).toBe(first.child.pid);
+    const third = startChild('hold', path);
+    try {
+      expect(await nextLine(third.lines), third.stderr()).toBe('open');
+    } finally {
+      kill(third.child);
+    }
+    await third.exited;
+  });
+
+  it('releases its lock file on close, so the next process opens at once', async () => {
+    const path = freshPath();
+    const journal = fileJournal(path);
+    await journal.open();
+    await expect(stat(`${path}.lock`)).resolves.toBeDefined();
+    await journal.close();
+    await expect(stat(`${path}.lock`)).rejects.toThrow();
+  });
+});
+
+async function nextLine(lines: AsyncIterable<string>): Promise<string | undefined> {
+  for await (const line of lines) return line;
+  return undefined;
+}
