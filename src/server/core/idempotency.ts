@@ -1,0 +1,148 @@
+import { captureStream } from './capture-stream.ts';
+import type { Claim } from './claim.ts';
+import { createEngine } from './engine.ts';
+import { RELEASE_REASONS } from './events.ts';
+import type { CoreOptions } from './options.ts';
+import type { Transaction } from './transaction.ts';
+import type { IdempotencyContext, PlainResponse } from './types.ts';
+
+/** A handler the helper guards: a web-standard one, with the key's context as second argument. */
+export type IdempotentHandler<Tx = unknown> = (
+  request: Request,
+  context: IdempotencyContext<Tx>,
+) => Response | Promise<Response>;
+
+/** Options of {@link idempotency}: the {@link CoreOptions}, with `scope` reading a web `Request`. */
+export type IdempotencyOptions = CoreOptions<Request>;
+
+const UNGUARDED: IdempotencyContext<never> = Object.freeze({
+  key: undefined,
+  scope: undefined,
+  tx: undefined,
+});
+// Fetch: these statuses cannot carry a body, so a Response must be built with null.
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Guards a web-standard handler `(request) => Response` with an Idempotency-Key: for one key the
+ * handler runs once, and retries get its stored response back, byte for byte, with
+ * `Idempotent-Replayed: true`. Keys are validated, concurrent duplicates get a 409, a key reused
+ * for another request a 422 (the IETF Idempotency-Key draft, §2.7). Runs on any runtime with
+ * `Request`/`Response` (Hono, Node's fetch servers, Bun, Deno).
+ *
+ * @example
+ * ```ts
+ * const guarded = idempotency({
+ *   store: redisStore(client),
+ *   scope: (request) => request.headers.get('x-api-key') ?? 'anonymous',
+ * })(async (request) => Response.json(await createCharge(await request.json()), { status: 201 }));
+ * ```
+ */
+export function idempotency<Tx = unknown>(
+  options: IdempotencyOptions = {},
+): (handler: IdempotentHandler<Tx>) => (request: Request) => Promise<Response> {
+  const engine = createEngine<Request>(options);
+  return (handler) =>
+    async function idempotent(request: Request): Promise<Response> {
+      let bytes: Uint8Array | undefined;
+      const decision = await engine.begin({
+        method: request.method,
+        path: pathOf(request.url),
+        header: (name) => request.headers.get(name),
+        body: async () => {
+          if (request.body === null) return undefined;
+          bytes = new Uint8Array(await request.arrayBuffer());
+          return bytes;
+        },
+        request,
+      });
+      switch (decision.kind) {
+        case 'bypass':
+          return handler(request, UNGUARDED);
+        case 'respond':
+          return toResponse(decision.response);
+        case 'proceed':
+          return run(decision.claim, handler, rebuilt(request, bytes));
+        case 'transact':
+          return transact(decision.transaction, handler, rebuilt(request, bytes));
+      }
+    };
+}
+
+async function run<Tx>(
+  claim: Claim,
+  handler: IdempotentHandler<Tx>,
+  request: Request,
+): Promise<Response> {
+  let response: Response;
+  try {
+    response = await handler(request, { key: claim.key, scope: claim.scope, tx: undefined });
+  } catch (error) {
+    await claim.release(RELEASE_REASONS.threw);
+    throw error;
+  }
+  const { status, headers } = response;
+  // Not stored anyway (401, 5xx…), or nothing to capture: settle without touching the body.
+  if (!claim.willStore(status) || response.body === null) {
+    await claim.complete({ status, headers, body: EMPTY });
+    return response;
+  }
+  return new Response(response.body.pipeThrough(captureStream(claim, status, headers)), {
+    status,
+    statusText: response.statusText,
+    headers,
+  });
+}
+
+async function transact<Tx>(
+  transaction: Transaction,
+  handler: IdempotentHandler<Tx>,
+  request: Request,
+): Promise<Response> {
+  const { key, scope } = transaction;
+  const result = await transaction.run(async (tx: Tx) => {
+    const response = await handler(request, { key, scope, tx });
+    // Read inside the transaction: the body is stored in the same commit as the handler's writes.
+    const body = response.body === null ? EMPTY : new Uint8Array(await response.arrayBuffer());
+    return {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+      body,
+    };
+  });
+  if (result.kind === 'respond') return toResponse(result.response);
+  const { status, statusText, headers } = result.response;
+  return new Response(NULL_BODY_STATUSES.has(status) ? null : (result.body as BodyInit), {
+    status,
+    statusText,
+    headers,
+  });
+}
+
+/** A web `Response` from a plain one (a problem or a replay). */
+export function toResponse(plain: PlainResponse): Response {
+  const headers = new Headers();
+  for (const [name, value] of plain.headers) headers.append(name, value);
+  const body = NULL_BODY_STATUSES.has(plain.status) ? null : plain.body;
+  return new Response(body as BodyInit | null, { status: plain.status, headers });
+}
+
+// The handler gets a request whose body it can still read: the helper read the original's.
+function rebuilt(request: Request, bytes: Uint8Array | undefined): Request {
+  return bytes === undefined ? request : new Request(request, { body: bytes as BodyInit });
+}
+
+/** Path and query of an absolute URL, without parsing it whole. */
+export function pathOf(url: string): string {
+  const scheme = url.indexOf('://');
+  if (scheme === -1) return url;
+  const slash = url.indexOf('/', scheme + 3);
+  if (slash === -1) {
+    const query = url.indexOf('?', scheme + 3);
+    return query === -1 ? '/' : `/${url.slice(query)}`;
+  }
+  const hash = url.indexOf('#', slash);
+  return hash === -1 ? url.slice(slash) : url.slice(slash, hash);
+}
