@@ -1,0 +1,235 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresStore } from '../../../src/server/stores/postgres.ts';
+import type { CompletedRecord } from '../../../src/server/stores/store.ts';
+import { StoreError } from '../../../src/server/stores/store-error.ts';
+import { service } from '../../support/services.ts';
+import { completed, inFlight, testStore } from './contract.ts';
+
+const url = service('postgres');
+
+describe.skipIf(!url)('postgresStore', () => {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const run = randomBytes(4).toString('hex');
+  const table = `oncely_test_${run}`;
+  const charges = `charges_${run}`;
+  const store = postgresStore(pool, { table, sweepIntervalMs: 0 });
+
+  beforeAll(async () => {
+    await pool.query(`CREATE TABLE ${charges} (key TEXT NOT NULL, amount INTEGER NOT NULL)`);
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await pool.query(`DROP TABLE IF EXISTS ${table}, ${table}_other, ${charges}`);
+    await pool.end();
+  });
+
+  testStore('postgres', () => postgresStore(pool, { table }));
+
+  it('creates the documented table and index on first use', async () => {
+    const own = postgresStore(pool, { table: `${table}_other` });
+    expect(await own.get('nothing')).toBeUndefined();
+    const { rows } = await pool.query(
+      `SELECT column_name, data_type FROM information_schema.columns
+       WHERE table_name = $1 ORDER BY ordinal_position`,
+      [`${table}_other`],
+    );
+    expect(rows.map((row) => `${row.column_name} ${row.data_type}`)).toEqual([
+      'id text',
+      'state text',
+      'fingerprint text',
+      'owner text',
+      'lease_until bigint',
+      'expires_at bigint',
+      'status integer',
+      'headers jsonb',
+      'body bytea',
+      'completed_at bigint',
+    ]);
+    const indexes = await pool.query('SELECT indexname FROM pg_indexes WHERE tablename = $1', [
+      `${table}_other`,
+    ]);
+    expect(indexes.rows.map((row) => row.indexname)).toContain(`${table}_other_expires_at`);
+    await own.migrate();
+    await own.close();
+  });
+
+  it('sweeps expired rows in batches and keeps live ones', async () => {
+    let time = 2_000_000_000_000;
+    const own = postgresStore(pool, {
+      table,
+      now: () => time,
+      sweepIntervalMs: 0,
+      sweepBatchSize: 2,
+    });
+    const ids = Array.from({ length: 5 }, () => `sweep:${randomUUID()}`);
+    for (const id of ids) await own.claim(id, inFlight({ expiresAt: time + 10 }));
+    await own.claim(`sweep:live:${run}`, inFlight({ expiresAt: time + 1_000_000 }));
+    time += 100;
+    expect(await own.sweep()).toBeGreaterThanOrEqual(5);
+    const left = await pool.query(`SELECT id FROM ${table} WHERE id = ANY($1)`, [ids]);
+    expect(left.rowCount).toBe(0);
+    expect(await own.get(`sweep:live:${run}`)).toBeDefined();
+  });
+
+  it('refuses a table name that is not a plain identifier', () => {
+    expect(() => postgresStore(pool, { table: 'x"; DROP TABLE y; --' })).toThrow(TypeError);
+  });
+
+  it('turns an unreachable database into a StoreError naming the operation', async () => {
+    const down = new pg.Pool({ host: '127.0.0.1', port: 1, connectionTimeoutMillis: 500 });
+    const unreachable = postgresStore(down, { sweepIntervalMs: 0 });
+    for (const [operation, call] of [
+      ['claim', () => unreachable.claim('x', inFlight())],
+      ['get', () => unreachable.get('x')],
+      ['transact', () => unreachable.transact('x', inFlight(), async () => undefined)],
+      ['migrate', () => unreachable.migrate()],
+    ] as const) {
+      const error = await call().catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).operation).toBe(operation);
+      expect((error as StoreError).cause).toBeInstanceOf(Error);
+    }
+    await down.end();
+  });
+
+  describe('transact', () => {
+    const charged = async (key: string): Promise<number> =>
+      Number(
+        (await pool.query(`SELECT count(*) FROM ${charges} WHERE key = $1`, [key])).rows[0].count,
+      );
+    const charge =
+      (key: string) =>
+      async (tx: pg.PoolClient): Promise<CompletedRecord> => {
+        await tx.query(`INSERT INTO ${charges} (key, amount) VALUES ($1, 100)`, [key]);
+        return completed();
+      };
+
+    it('commits the handler writes and the stored response together', async () => {
+      const id = `tx:${randomUUID()}`;
+      expect(await store.transact(id, inFlight(), charge(id))).toEqual({ outcome: 'completed' });
+      expect(await charged(id)).toBe(1);
+      expect((await store.get(id))?.state).toBe('completed');
+    });
+
+    it('rolls both back when the work returns nothing', async () => {
+      const id = `tx:${randomUUID()}`;
+      const outcome = await store.transact(id, inFlight(), async (tx) => {
+        await charge(id)(tx);
+        return undefined;
+      });
+      expect(outcome).toEqual({ outcome: 'rolled-back' });
+      expect(await charged(id)).toBe(0);
+      expect(await store.get(id)).toBeUndefined();
+      expect(await store.claim(id, inFlight())).toBeUndefined();
+    });
+
+    it('rolls both back and rethrows when the handler crashes after writing', async () => {
+      const id = `tx:${randomUUID()}`;
+      const crash = new Error('crashed after the charge');
+      const error = await store
+        .transact(id, inFlight(), async (tx) => {
+          await charge(id)(tx);
+          throw crash;
+        })
+        .catch((caught: unknown) => caught);
+      expect(error).toBe(crash);
+      expect(await charged(id)).toBe(0);
+      expect(await store.get(id)).toBeUndefined();
+    });
+
+    it('rolls both back when the connection dies mid-handler', async () => {
+      const id = `tx:${randomUUID()}`;
+      const error = await store
+        .transact(id, inFlight(), async (tx) => {
+          await charge(id)(tx);
+          const { rows } = await tx.query('SELECT pg_backend_pid() AS pid');
+          await pool.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+          return charge(id)(tx);
+        })
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(Error);
+      expect(await charged(id)).toBe(0);
+      expect(await store.get(id)).toBeUndefined();
+    });
+
+    it('runs the work once for two concurrent transacts on one id', async () => {
+      const id = `tx:${randomUUID()}`;
+      let runs = 0;
+      const work = async (tx: pg.PoolClient) => {
+        runs++;
+        await sleep(100);
+        return charge(id)(tx);
+      };
+      const outcomes = await Promise.all([
+        store.transact(id, inFlight(), work),
+        store.transact(id, inFlight(), work),
+      ]);
+      expect(runs).toBe(1);
+      expect(outcomes.map((outcome) => outcome.outcome).sort()).toEqual(['completed', 'existing']);
+      const existing = outcomes.find((outcome) => outcome.outcome === 'existing');
+      expect(existing?.outcome === 'existing' && existing.record.state).toBe('completed');
+      expect(await charged(id)).toBe(1);
+    });
+
+    it('makes a plain claim wait for the transaction and see its outcome', async () => {
+      const id = `tx:${randomUUID()}`;
+      let entered!: () => void;
+      const inside = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      const transaction = store.transact(id, inFlight(), async (tx) => {
+        entered();
+        await sleep(150);
+        return charge(id)(tx);
+      });
+      await inside;
+      const claim = await store.claim(id, inFlight());
+      expect(await transaction).toEqual({ outcome: 'completed' });
+      expect(claim?.state).toBe('completed');
+    });
+
+    it('answers existing for a key claimed outside a transaction, without running the work', async () => {
+      const id = `tx:${randomUUID()}`;
+      const first = inFlight();
+      await store.claim(id, first);
+      let ran = false;
+      const outcome = await store.transact(id, inFlight(), async () => {
+        ran = true;
+        return completed();
+      });
+      expect(outcome).toEqual({ outcome: 'existing', record: first });
+      expect(ran).toBe(false);
+    });
+
+    it('claims over an expired record', async () => {
+      const id = `tx:${randomUUID()}`;
+      await store.claim(id, inFlight({ expiresAt: Date.now() - 1 }));
+      expect(await store.transact(id, inFlight(), charge(id))).toEqual({ outcome: 'completed' });
+    });
+
+    it('commits nothing when the handler left its transaction failed', async () => {
+      const id = `tx:${randomUUID()}`;
+      const error = await store
+        .transact(id, inFlight(), async (tx) => {
+          await charge(id)(tx);
+          await tx.query('SELECT 1/0').catch(() => {});
+          return completed();
+        })
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).operation).toBe('transact');
+      expect(await charged(id)).toBe(0);
+      expect(await store.get(id)).toBeUndefined();
+    });
+
+    it('returns every connection to the pool', async () => {
+      await sleep(20);
+      expect(pool.waitingCount).toBe(0);
+      expect(pool.idleCount).toBe(pool.totalCount);
+    });
+  });
+});
