@@ -86,6 +86,12 @@ export interface JournalEntry {
   updatedAt: number;
   /** Epoch ms before which the operation must not be sent again (backoff, `Retry-After`); absent: due now. */
   nextAttemptAt?: number;
+  /**
+   * Epoch ms after which an unsettled operation is not sent again but moved to `expired`: past it,
+   * the server may have forgotten the key and would do the work twice. Set by the client from its
+   * lifetime option (default 23 h); absent: never expires.
+   */
+  expiresAt?: number;
   lastError?: JournalErrorInfo;
 }
 
@@ -93,7 +99,14 @@ export interface JournalEntry {
 export type JournalPatch = Partial<
   Pick<
     JournalEntry,
-    'attempts' | 'state' | 'updatedAt' | 'nextAttemptAt' | 'lastError' | 'input' | 'key'
+    | 'attempts'
+    | 'state'
+    | 'updatedAt'
+    | 'nextAttemptAt'
+    | 'expiresAt'
+    | 'lastError'
+    | 'input'
+    | 'key'
   >
 >;
 
@@ -180,7 +193,7 @@ export async function withJournalLock<T>(
 export function applyPatch(entry: JournalEntry, patch: JournalPatch, now: number): JournalEntry {
   const next: JournalEntry = { ...entry, ...patch, updatedAt: patch.updatedAt ?? now };
   // `nextAttemptAt: undefined` in a patch means "due now": drop the field rather than keep it.
-  for (const field of ['nextAttemptAt', 'lastError', 'input'] as const) {
+  for (const field of ['nextAttemptAt', 'expiresAt', 'lastError', 'input'] as const) {
     if (field in patch && patch[field] === undefined) delete next[field];
   }
   return next;
