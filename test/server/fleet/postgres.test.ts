@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { service } from '../../support/services.ts';
+import { type Fleet, hundredForOneKey, startFleet } from './fleet.ts';
+
+const url = service('postgres');
+
+describe.skipIf(!url)('two server processes sharing one PostgreSQL', () => {
+  const namespace = `oncely_fleet_${randomBytes(4).toString('hex')}`;
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const runs = async (key: string) =>
+    Number(
+      (await pool.query(`SELECT count(*) FROM ${namespace}_runs WHERE key = $1`, [key])).rows[0]
+        .count,
+    );
+  const fleets: Fleet[] = [];
+
+  beforeAll(async () => {
+    await pool.query(`CREATE TABLE ${namespace}_runs (key TEXT NOT NULL, pid INTEGER NOT NULL)`);
+  });
+
+  afterAll(async () => {
+    await Promise.all(fleets.map((fleet) => fleet.stop()));
+    await pool.query(`DROP TABLE IF EXISTS ${namespace}_runs, ${namespace}_records`);
+    await pool.end();
+  });
+
+  const env = (store: string) => ({
+    FLEET_STORE: store,
+    FLEET_TARGET: url as string,
+    FLEET_NAMESPACE: namespace,
+  });
+
+  it('runs the handler once for a hundred concurrent requests with one key', async () => {
+    const fleet = await startFleet(env('postgres'));
+    fleets.push(fleet);
+    const { conflicts } = await hundredForOneKey(fleet, runs);
+    expect(conflicts).toBeGreaterThan(0);
+  });
+
+  it('does the same in transactional mode, the run counted inside the transaction', async () => {
+    const fleet = await startFleet(env('postgres-tx'));
+    fleets.push(fleet);
+    await hundredForOneKey(fleet, runs);
+  });
+});
