@@ -30,7 +30,12 @@ export function post(
 /** A controllable clock. */
 export function clock(start = 1_700_000_000_000): { now: () => number; advance(ms: number): void } {
   let time = start;
-  return { now: () => time, advance: (ms) => void (time += ms) };
+  return {
+    now: () => time,
+    advance: (ms) => {
+      time += ms;
+    },
+  };
 }
 
 /** A guarded handler that counts its runs and records events. */
