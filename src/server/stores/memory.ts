@@ -67,7 +67,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   return {
     async claim(id: string, record: InFlightRecord) {
       const existing = live(id);
-      if (existing !== undefined) return existing;
+      // Copies out and in: a record the caller holds must not change under it (a later renew
+      // would otherwise move the leaseUntil it passes to takeOver as the expected value).
+      if (existing !== undefined) return { ...existing };
       if (!makeRoom()) {
         throw new StoreError('claim', `memory store is full of in-flight records (${maxRecords})`);
       }
@@ -90,7 +92,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       if (held(id, owner) === undefined) return false;
       // Re-insert so a completed record ages from its completion, not its claim.
       records.delete(id);
-      records.set(id, record);
+      records.set(id, { ...record });
       return true;
     },
     async release(id, owner) {
@@ -99,7 +101,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       return true;
     },
     async get(id) {
-      return live(id);
+      const record = live(id);
+      return record === undefined ? undefined : { ...record };
     },
     async close() {
       clearInterval(timer);

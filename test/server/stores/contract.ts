@@ -117,6 +117,25 @@ export function testStore(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe('snapshots', () => {
+      it('hands out records that do not change when the store does, and the reverse', async () => {
+        const id = newId();
+        const first = inFlight();
+        const original = { ...first };
+        await store.claim(id, first);
+        const read = await store.get(id);
+        const returned = await store.claim(id, inFlight());
+        const later = first.leaseUntil + 5_000;
+        expect(await store.renew(id, first.owner, later)).toBe(true);
+        expect(read).toEqual(original);
+        expect(returned).toEqual(original);
+
+        first.leaseUntil = 0;
+        if (read?.state === 'in-flight') read.owner = 'someone else';
+        expect(await store.get(id)).toEqual({ ...original, leaseUntil: later });
+      });
+    });
+
     describe('expiry', () => {
       it('treats a record past expiresAt as absent', async () => {
         const id = newId();
