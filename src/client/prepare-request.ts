@@ -1,8 +1,5 @@
-import { InvalidKeyError } from '../key/invalid-key-error.ts';
-import { newKey } from '../key/new-key.ts';
-import { assertValidKey } from '../key/validate.ts';
-import { formatKeyHeader, KEY_HEADER, type KeyFormat, parseKeyHeader } from '../protocol.ts';
-import { KEYED_METHODS } from '../retry/policy.ts';
+import { formatKeyHeader, KEY_HEADER, type KeyFormat } from '../protocol.ts';
+import { chooseKey } from './choose-key.ts';
 import type { RequestOptions } from './options.ts';
 
 /** Client-wide settings that shape each request. */
@@ -20,8 +17,6 @@ export interface PreparedRequest {
   readonly signal: AbortSignal | undefined;
   readonly createRequest: () => Request;
 }
-
-const KEYED = new Set(KEYED_METHODS);
 
 /**
  * Resolves the URL, headers, body and key of a call. Bodies are kept as given and a fresh
@@ -70,27 +65,6 @@ export async function prepareRequest(
   const signal = callSignal ?? (isRequest ? input.signal : undefined) ?? undefined;
   const requestInit: RequestInit = { ...init, method, headers, body };
   return { method, key, signal, createRequest: () => new Request(url, requestInit) };
-}
-
-function chooseKey(
-  option: string | boolean | undefined,
-  headers: Headers,
-  method: string,
-  version: 'v4' | 'v7',
-): string | undefined {
-  if (typeof option === 'string') return assertValidKey(option);
-  const header = headers.get(KEY_HEADER);
-  if (option === false) {
-    headers.delete(KEY_HEADER);
-    return undefined;
-  }
-  if (header !== null) {
-    const parsed = parseKeyHeader(header);
-    if (!parsed.ok) throw new InvalidKeyError(header, parsed.reason);
-    return assertValidKey(parsed.key);
-  }
-  if (option === true || KEYED.has(method)) return newKey({ version });
-  return undefined;
 }
 
 function resolveUrl(input: string | URL, baseUrl: string | URL | undefined): string {

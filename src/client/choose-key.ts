@@ -1,0 +1,41 @@
+import { InvalidKeyError } from '../key/invalid-key-error.ts';
+import { newKey } from '../key/new-key.ts';
+import { assertValidKey } from '../key/validate.ts';
+import { KEY_HEADER, parseKeyHeader } from '../protocol.ts';
+import { KEYED_METHODS } from '../retry/policy.ts';
+
+const KEYED = new Set(KEYED_METHODS);
+
+/**
+ * The key of one call, by issue 2's rules: a given key (validated before anything is sent), none
+ * when the call opts out, the one already in the `Idempotency-Key` header, or a new one for POST
+ * and PATCH (or any method with `true`). Opting out removes a header key too.
+ */
+export function chooseKey(
+  option: string | boolean | undefined,
+  headers: Headers,
+  method: string,
+  version: 'v4' | 'v7',
+): string | undefined {
+  if (typeof option === 'string') return assertValidKey(option);
+  if (option === false) {
+    headers.delete(KEY_HEADER);
+    return undefined;
+  }
+  const header = headers.get(KEY_HEADER);
+  if (header !== null) {
+    const parsed = parseKeyHeader(header);
+    if (!parsed.ok) throw new InvalidKeyError(header, parsed.reason);
+    return assertValidKey(parsed.key);
+  }
+  if (option === true || KEYED.has(method)) return newKey({ version });
+  return undefined;
+}
+
+/** The key a request carries, or undefined. */
+export function readKey(headers: Headers): string | undefined {
+  const header = headers.get(KEY_HEADER);
+  if (header === null) return undefined;
+  const parsed = parseKeyHeader(header);
+  return parsed.ok ? parsed.key : undefined;
+}

@@ -1,0 +1,145 @@
+import ky, { isHTTPError } from 'ky';
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { RetryAfterTooLongError } from '../src/client/errors/retry-after-too-long-error.ts';
+import type { ReplayEvent, RetryEvent } from '../src/client/events.ts';
+import { isOncelyError } from '../src/errors/oncely-error.ts';
+import { type IdempotencyOptions, idempotency, isReplayed } from '../src/ky.ts';
+import { RetryBudget } from '../src/retry/budget.ts';
+import { idempotentServer } from './client/support/idempotent-server.ts';
+import { BASE, record, type Seen, useServer } from './client/support/msw.ts';
+
+const server = useServer();
+
+function api(options: IdempotencyOptions = {}) {
+  return ky.create({
+    baseUrl: BASE,
+    ...idempotency({
+      ...options,
+      retry: { backoffBase: 1, backoffCap: 4, ...(options.retry as object) },
+    }),
+  });
+}
+
+function sequence(seen: Seen[], statuses: Array<number | 'network'>, headers?: HeadersInit) {
+  return async ({ request }: { request: Request }) => {
+    await record(request, seen);
+    const next = statuses[seen.length - 1];
+    if (next === 'network') return HttpResponse.error();
+    if (next === undefined) return HttpResponse.json({ ok: true });
+    return new HttpResponse(null, { status: next, headers });
+  };
+}
+
+describe('oncely/ky', () => {
+  it('sends one generated key per ky call, the same on ky retries, with exactly 3 attempts', async () => {
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/c`, sequence(seen, [503, 'network'])));
+    const response = await api().post('c', { json: { a: 1 } });
+    expect(response.status).toBe(200);
+    expect(seen).toHaveLength(3);
+    expect(seen[0]?.key).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Set(seen.map((s) => s.key)).size).toBe(1);
+    expect(seen.map((s) => s.body)).toEqual(Array(3).fill('{"a":1}'));
+
+    seen.length = 0;
+    server.use(http.post(`${BASE}/c`, sequence(seen, Array(9).fill(503))));
+    const error = await api()
+      .post('c')
+      .catch((e: unknown) => e);
+    expect(isHTTPError(error)).toBe(true);
+    expect(seen).toHaveLength(3); // one loop: no nested retries
+    expect(seen[0]?.key).not.toBeNull();
+  });
+
+  it('works through ky.extend, and a new call gets a new key', async () => {
+    const seen: Seen[] = [];
+    server.use(http.patch(`${BASE}/c`, sequence(seen, [])));
+    const extended = ky.create({ baseUrl: BASE }).extend(idempotency());
+    await extended.patch('c');
+    await extended.patch('c');
+    expect(seen[0]?.key).toBeTruthy();
+    expect(seen[0]?.key).not.toBe(seen[1]?.key);
+  });
+
+  it('takes a key from context, or from the header, and refuses an invalid one before sending', async () => {
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/c`, sequence(seen, [503])));
+    await api().post('c', { context: { idempotencyKey: 'order-1' } });
+    await api({ keyFormat: 'sf-string' }).post('c', { headers: { 'Idempotency-Key': 'hdr-1' } });
+    expect(seen.map((s) => s.key)).toEqual(['order-1', 'order-1', '"hdr-1"']);
+    const error = await api()
+      .post('c', { context: { idempotencyKey: 'bad key' } })
+      .catch((e: unknown) => e);
+    expect(isOncelyError(error, 'INVALID_KEY')).toBe(true);
+    expect(seen).toHaveLength(3);
+  });
+
+  it('retries a POST only with a key; GET without one', async () => {
+    const post: Seen[] = [];
+    server.use(http.post(`${BASE}/c`, sequence(post, [503])));
+    await expect(api().post('c', { context: { idempotencyKey: false } })).rejects.toThrow();
+    expect(post).toEqual([{ method: 'POST', key: null, body: '' }]);
+
+    const get: Seen[] = [];
+    server.use(http.get(`${BASE}/c`, sequence(get, [500, 502])));
+    expect((await api().get('c')).status).toBe(200);
+    expect(get.map((s) => s.key)).toEqual([null, null, null]);
+  });
+
+  it('retries 409 only for a request with a key', async () => {
+    const keyed: Seen[] = [];
+    server.use(http.post(`${BASE}/c`, sequence(keyed, [409])));
+    await api().post('c');
+    expect(keyed).toHaveLength(2);
+    const plain: Seen[] = [];
+    server.use(http.put(`${BASE}/c`, sequence(plain, [409])));
+    await expect(api().put('c')).rejects.toThrow();
+    expect(plain).toHaveLength(1);
+  });
+
+  it('honours a short Retry-After and gives up at once beyond the cap', async () => {
+    const retries: RetryEvent[] = [];
+    server.use(http.post(`${BASE}/c`, sequence([], [429], { 'retry-after': '0' })));
+    await api({ hooks: { retry: (e) => retries.push(e) } }).post('c');
+    expect(retries[0]).toMatchObject({ attempt: 1, reason: 'status', status: 429, retryAfter: 0 });
+    expect(retries[0]?.key).toBeTruthy();
+
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/c`, sequence(seen, [503], { 'retry-after': '3600' })));
+    const error = await api()
+      .post('c')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryAfterTooLongError);
+    expect(error).toMatchObject({ retryAfter: 3_600_000, key: seen[0]?.key });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('stops at once when the shared budget is empty', async () => {
+    const budget = new RetryBudget({ capacity: 5 });
+    server.use(http.get(`${BASE}/down`, sequence([], Array(20).fill(503))));
+    await expect(api({ budget }).get('down')).rejects.toThrow(); // one retry, then empty
+    const seen: Seen[] = [];
+    server.use(http.get(`${BASE}/down`, sequence(seen, Array(20).fill(503))));
+    const error = await api({ budget })
+      .get('down')
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'RETRY_LIMIT', stop: 'budget' });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('survives a lost response: the retry with the same key is replayed, one effect', async () => {
+    const charges = idempotentServer(() => ({ status: 201, body: { charge: 'ch_9' } }));
+    charges.state.loseNext = 1;
+    server.use(http.post(`${BASE}/charges`, charges.handle));
+    const replays: ReplayEvent[] = [];
+    const response = await api({ hooks: { replay: (e) => replays.push(e) } }).post('charges', {
+      json: { amount: 1 },
+    });
+    expect(await response.json()).toEqual({ charge: 'ch_9' });
+    expect(isReplayed(response)).toBe(true);
+    expect(charges.state.effects).toBe(1);
+    expect(replays).toHaveLength(1);
+    expect(replays[0]?.attempt).toBe(2);
+  });
+});
