@@ -51,7 +51,10 @@ export interface FileJournalOptions {
 
 /** Counters of a file journal, for tests, benchmarks and operators. */
 export interface FileJournalStats {
-  /** fsync calls made by writes (group commit makes this far smaller than the number of writes). */
+  /**
+   * fsync and fdatasync calls, all included: writes (group commit makes these far fewer than the
+   * writes), creating the file, cutting a torn tail and compaction (file and directory).
+   */
   fsyncs: number;
   /** Writes acknowledged (puts, updates and deletes). */
   writes: number;
@@ -160,7 +163,11 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
         await writeAll(handle, Buffer.from(headerLine()));
         await handle.datasync();
         await syncDirectory(path);
-      } else if (truncated > 0) await handle.datasync();
+        counters.fsyncs += 2;
+      } else if (truncated > 0) {
+        await handle.datasync();
+        counters.fsyncs++;
+      }
       load(found, data.length, truncated);
     } catch (error) {
       await handle?.close().catch(() => {});
@@ -258,6 +265,7 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       staged = await open(temporary, 'w', 0o600);
       await writeAll(staged, Buffer.from(headerLine() + live.join('')));
       await staged.sync();
+      counters.fsyncs++;
       await staged.close();
       staged = undefined;
     } catch (error) {
@@ -268,6 +276,7 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
     try {
       await rename(temporary, path);
       await syncDirectory(path);
+      counters.fsyncs++;
       await handle?.close();
       handle = await open(path, 'a+', 0o600);
     } catch (error) {
