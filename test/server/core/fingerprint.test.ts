@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import {
+  canonicalJson,
+  fingerprint,
+  isJsonContentType,
+} from '../../../src/server/core/fingerprint.ts';
+import { recordId } from '../../../src/server/core/record-id.ts';
+import { post, setup } from './helpers.ts';
+
+const base = { method: 'POST', path: '/charges', contentType: 'application/json' };
+
+describe('fingerprint', () => {
+  it('ignores key order and whitespace in JSON bodies, at every depth', () => {
+    const a = fingerprint({ ...base, body: '{"a":1,"b":{"c":[1,{"x":1,"y":2}],"d":null}}' });
+    const b = fingerprint({
+      ...base,
+      body: ' {\n "b": { "d": null, "c": [1, {"y":2, "x":1}] },\n "a": 1 }',
+    });
+    expect(a).toBe(b);
+  });
+
+  it('keeps array order and values significant', () => {
+    const a = fingerprint({ ...base, body: '{"a":[1,2]}' });
+    expect(fingerprint({ ...base, body: '{"a":[2,1]}' })).not.toBe(a);
+    expect(fingerprint({ ...base, body: '{"a":[1,"2"]}' })).not.toBe(a);
+  });
+
+  it('treats +json types as JSON, and other types by their bytes', () => {
+    expect(isJsonContentType('application/merge-patch+json; charset=utf-8')).toBe(true);
+    expect(isJsonContentType('Application/JSON')).toBe(true);
+    expect(isJsonContentType('text/plain')).toBe(false);
+    expect(isJsonContentType(undefined)).toBe(false);
+    const plain = { ...base, contentType: 'text/plain' };
+    expect(fingerprint({ ...plain, body: '{"a":1,"b":2}' })).not.toBe(
+      fingerprint({ ...plain, body: '{"b":2,"a":1}' }),
+    );
+  });
+
+  it('compares unparseable JSON by its bytes', () => {
+    expect(fingerprint({ ...base, body: '{"a":' })).toBe(
+      fingerprint({ ...base, body: new TextEncoder().encode('{"a":') }),
+    );
+    expect(fingerprint({ ...base, body: '{"a":' })).not.toBe(
+      fingerprint({ ...base, body: '{"a": ' }),
+    );
+  });
+
+  it('gives the same print for a parsed body as for its text', () => {
+    expect(fingerprint({ ...base, body: undefined, json: { b: 1, a: [true] } })).toBe(
+      fingerprint({ ...base, body: '{"a":[true],"b":1}' }),
+    );
+  });
+
+  it('tells method, path and query apart', () => {
+    const print = fingerprint({ ...base, body: '{}' });
+    expect(fingerprint({ ...base, method: 'PATCH', body: '{}' })).not.toBe(print);
+    expect(fingerprint({ ...base, path: '/charges?a=1', body: '{}' })).not.toBe(print);
+    expect(fingerprint({ ...base, method: 'post', body: '{}' })).toBe(print);
+  });
+
+  it('survives JSON nested deeper than the stack', () => {
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    expect(fingerprint({ ...base, body: deep })).toMatch(/^[\w-]{43}$/);
+  });
+
+  it('sorts keys the same way canonicalJson documents', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { f: 1, e: 2 }], c: 'x' } })).toBe(
+      '{"a":{"c":"x","d":[1,{"e":2,"f":1}]},"b":1}',
+    );
+  });
+
+  it('lets a retry whose client re-serialised the payload replay', async () => {
+    const t = setup();
+    await (
+      await t.guarded(
+        new Request('http://api.test/charges', {
+          method: 'POST',
+          headers: { 'idempotency-key': 'k', 'content-type': 'application/json' },
+          body: '{"amount":100,"currency":"eur"}',
+        }),
+      )
+    ).text();
+    const retry = await t.guarded(
+      new Request('http://other-host.test/charges', {
+        method: 'POST',
+        headers: { 'idempotency-key': 'k', 'content-type': 'application/json; charset=utf-8' },
+        body: '{ "currency": "eur", "amount": 100 }',
+      }),
+    );
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(t.runs).toBe(1);
+  });
+});
+
+describe('scope', () => {
+  it('builds ids no scope can forge for another', () => {
+    expect(recordId('a:b', 'c')).not.toBe(recordId('a', 'b:c'));
+    expect(recordId('1:a', 'b')).not.toBe(recordId('1', 'a:b'));
+    expect(recordId('', '3:abc:d')).not.toBe(recordId('abc', 'd'));
+  });
+
+  it('keeps one scope from replaying, blocking or rejecting another scope’s key', async () => {
+    let runs = 0;
+    const { idempotency } = await import('../../../src/server/core/idempotency.ts');
+    const guarded = idempotency({ scope: (request) => request.headers.get('x-tenant') ?? '' })(
+      async (request) => {
+        runs++;
+        return new Response(`for ${request.headers.get('x-tenant')}`, { status: 201 });
+      },
+    );
+    const as = (tenant: string, body: unknown) =>
+      post('shared-key', body, { headers: { 'x-tenant': tenant } });
+    expect(await (await guarded(as('alice', { a: 1 }))).text()).toBe('for alice');
+    // Same key, other body, other tenant: not a 422, and never alice's response.
+    const bob = await guarded(as('bob', { b: 2 }));
+    expect(bob.status).toBe(201);
+    expect(await bob.text()).toBe('for bob');
+    expect(await (await guarded(as('alice', { a: 1 }))).text()).toBe('for alice');
+    expect(runs).toBe(2);
+  });
+
+  it('warns once when no scope is given, through the logger', async () => {
+    const { createEngine } = await import('../../../src/server/core/engine.ts');
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message) };
+    createEngine({ logger });
+    createEngine({ logger });
+    createEngine({ logger, scope: () => 's' });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('scope');
+    const other: string[] = [];
+    createEngine({ logger: { warn: (message) => other.push(message) }, scope: () => 's' });
+    expect(other).toEqual([]);
+  });
+});
