@@ -20,7 +20,7 @@ type StoredEntry = Omit<JournalEntry, 'request'> & {
   request: Omit<JournalEntry['request'], 'body'> & { body?: StoredBody };
 };
 
-type Frame =
+export type Frame =
   | { op: 'header'; format: string; version: number }
   | { op: 'put'; entry: StoredEntry }
   | { op: 'delete'; id: string };

@@ -134,7 +134,10 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       } catch (error) {
         throw fail('open', 'Cannot read the journal', error);
       }
-      load(replay(data), data.length, 0);
+      const found = replay(data);
+      const problem = refusal(found, data);
+      if (problem) throw fail('open', 'Cannot read the journal', new Error(problem));
+      load(found, data.length, 0);
       return;
     }
     try {
@@ -148,12 +151,8 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       handle = await open(path, 'a+', 0o600);
       const data = await readFile(handle);
       const found = replay(data);
-      if (found.newerVersion !== undefined) {
-        throw new Error(`it was written in format ${found.newerVersion}, newer than this oncely`);
-      }
-      if (data.length > 0 && found.frames === 0 && !found.header && found.badOffsets.length > 1) {
-        throw new Error('it is not an oncely journal; refusing to truncate it');
-      }
+      const problem = refusal(found, data);
+      if (problem) throw new Error(problem);
       let truncated = 0;
       if (found.intactEnd < data.length) {
         truncated = data.length - found.intactEnd;
@@ -304,9 +303,15 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
     });
   }
 
-  async function encode(entry: JournalEntry, action: JournalAction): Promise<string> {
+  /** The record's log line, and a copy for the index that later changes to `entry` cannot reach. */
+  async function encode(
+    entry: JournalEntry,
+    action: JournalAction,
+  ): Promise<{ line: string; copy: JournalEntry }> {
     try {
-      return await putLine(entry);
+      // structuredClone first: it refuses what JSON would silently drop (a function in `input`).
+      const copy = structuredClone(entry);
+      return { line: await putLine(entry), copy };
     } catch (error) {
       throw fail(action, `Record ${entry.id} cannot be written`, error);
     }
@@ -319,8 +324,8 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
     open: () => ready('open'),
     put(entry) {
       return mutate('put', async () => {
-        const line = await encode(entry, 'put');
-        records.set(entry.id, structuredClone(entry));
+        const { line, copy } = await encode(entry, 'put');
+        records.set(entry.id, copy);
         lines.set(entry.id, line);
         return { line, result: undefined };
       });
@@ -330,7 +335,7 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
         const entry = records.get(id);
         if (entry === undefined) return { result: undefined };
         const next = applyPatch(entry, patch, now());
-        const line = await encode(next, 'update');
+        const { line } = await encode(next, 'update');
         records.set(id, next);
         lines.set(id, line);
         return { line, result: structuredClone(next) };
@@ -381,6 +386,19 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       releaseLockFile = undefined;
     },
   };
+}
+
+/** Why `data` must not be opened as a journal, if it must not. */
+function refusal(found: ReplayResult, data: Uint8Array): string | undefined {
+  if (found.newerVersion !== undefined) {
+    return `it was written in format ${found.newerVersion}, newer than this oncely reads`;
+  }
+  // With no intact line at all, the only thing to accept is a header torn while being created.
+  if (found.frames === 0 && !found.header && data.length > 0) {
+    const torn = Buffer.from(headerLine()).subarray(0, data.length);
+    if (!torn.equals(data)) return 'it is not an oncely journal; refusing to truncate it';
+  }
+  return undefined;
 }
 
 async function writeAll(file: FileHandle, data: Buffer): Promise<void> {

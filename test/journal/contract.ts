@@ -238,6 +238,18 @@ export function testJournal(
       expect(await journal.list()).toEqual([]);
     });
 
+    it('refuses a record it cannot keep whole with a JournalError, and keeps nothing of it', async () => {
+      const { journal } = await setup();
+      const entry = { ...makeEntry(), input: { callback: () => 'not data' } };
+      const error = await journal.put(entry).catch((e: unknown) => e);
+      expect(isOncelyError(error, 'JOURNAL_FAILED')).toBe(true);
+      expect((error as { action?: string }).action).toBe('put');
+      expect(await journal.get(entry.id)).toBeUndefined();
+      const fine = makeEntry();
+      await journal.put(fine);
+      expect((await journal.list()).map((e) => e.id)).toEqual([fine.id]);
+    });
+
     it('grants its lock to one holder at a time', async () => {
       const { journal } = await setup();
       const first = await journal.lock();

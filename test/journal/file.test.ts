@@ -36,6 +36,7 @@ async function writeLog(
 ): Promise<{ path: string; entries: JournalEntry[]; size: number }> {
   const path = freshPath();
   const journal = fileJournal(path);
+  await journal.open();
   const entries = Array.from({ length: n }, () => makeEntry());
   for (const entry of entries) await journal.put(entry);
   await journal.close();
@@ -90,14 +91,40 @@ describe('fileJournal recovery', () => {
     expect(await reopenIds(path)).toEqual([...ids, later.id]);
   });
 
-  it('refuses to open a file that is not a journal rather than truncate it', async () => {
-    const path = freshPath();
-    await writeFile(path, 'precious\nuser\ndata\n');
+  it.each(['precious\nuser\ndata\n', 'one line\n', 'no newline at all'])(
+    'refuses to open %j, which is not a journal, rather than truncate it',
+    async (text) => {
+      const path = freshPath();
+      await writeFile(path, text);
+      for (const readOnly of [false, true]) {
+        const error = await fileJournal(path, { readOnly })
+          .open()
+          .catch((e: unknown) => e);
+        expect(isOncelyError(error, 'JOURNAL_FAILED')).toBe(true);
+        expect((error as Error).message).toContain('not an oncely journal');
+      }
+      expect(await readFile(path, 'utf8')).toBe(text);
+    },
+  );
+
+  it('starts afresh from a header torn while the file was created', async () => {
+    const { path } = await writeLog(0);
+    const header = await readFile(path);
+    for (const cut of [1, 9, header.length - 1]) {
+      await writeFile(path, header.subarray(0, cut));
+      expect(await reopenIds(path)).toEqual([]);
+      expect(await readFile(path)).toEqual(header);
+    }
+  });
+
+  it('refuses a journal written in a newer format', async () => {
+    const { path } = await writeLog(1);
+    const { frameLine } = await import('../../src/journal/file-format.ts');
+    await writeFile(path, frameLine({ op: 'header', format: 'oncely-journal', version: 99 }));
     const error = await fileJournal(path)
       .open()
       .catch((e: unknown) => e);
-    expect(isOncelyError(error, 'JOURNAL_FAILED')).toBe(true);
-    expect(await readFile(path, 'utf8')).toBe('precious\nuser\ndata\n');
+    expect((error as Error).message).toContain('format 99, newer than this oncely reads');
   });
 
   it('rejects an unwritable path with a JournalError at open and at put', async () => {
