@@ -1,0 +1,248 @@
+/**
+ * The cases of `oncely check`: the IETF Idempotency-Key draft's behaviours (§2.6, §2.7), each sent
+ * as real requests to the API and judged from what came back.
+ */
+import { newKey } from '../../key/new-key.ts';
+import { MAX_KEY_LENGTH } from '../../key/validate.ts';
+import { REPLAYED_HEADER } from '../../protocol.ts';
+import type { CheckArgs } from './args.ts';
+import { type Answer, type ProbeInput, probe } from './probe.ts';
+
+/** How a case came out. A warning does not fail the check; a skipped case could not be judged. */
+export const OUTCOMES = {
+  pass: 'pass',
+  fail: 'fail',
+  warn: 'warn',
+  skip: 'skip',
+} as const;
+
+export type Outcome = (typeof OUTCOMES)[keyof typeof OUTCOMES];
+
+/** One line of the report. */
+export interface CaseResult {
+  id: string;
+  title: string;
+  outcome: Outcome;
+  expected: string;
+  got: string;
+}
+
+type Send = (input: ProbeInput) => Promise<Answer>;
+
+const PROBLEM_JSON = 'application/problem+json';
+const EXCERPT = 60;
+
+/** Runs every case against the API in `args`, in order, and returns one result each. */
+export async function runCases(
+  args: CheckArgs,
+  send: Send = (i) => probe(args, i),
+): Promise<CaseResult[]> {
+  const body = args.body;
+  const results: CaseResult[] = [];
+  const errors: { title: string; answer: Answer }[] = [];
+
+  const key = newKey();
+  const first = await send({ key, body });
+  results.push(judgeFirst(first));
+
+  results.push(judgeReplay(first, await send({ key, body })));
+
+  const concurrentKey = newKey();
+  const pair = await Promise.all([
+    send({ key: concurrentKey, body }),
+    send({ key: concurrentKey, body }),
+  ]);
+  results.push(judgeConcurrent(pair));
+  for (const answer of pair) {
+    if (answer.ok && answer.status === 409) errors.push({ title: '409 conflict', answer });
+  }
+
+  const reused = await send({ key, body: otherBody(body) });
+  results.push(judgeReused(first, reused));
+  errors.push({ title: '422 reused key', answer: reused });
+
+  const missing = await send({ key: undefined, body });
+  results.push(judgeMissing(missing));
+  errors.push({ title: '400 missing key', answer: missing });
+
+  const invalid = await send({ key: 'k'.repeat(300), body });
+  results.push(judgeInvalid(invalid));
+  errors.push({ title: '400 invalid key', answer: invalid });
+
+  results.push(judgeProblemJson(errors));
+  return results;
+}
+
+function judgeFirst(first: Answer): CaseResult {
+  const base = {
+    id: 'first',
+    title: 'a first request with a fresh key succeeds',
+    expected: '2xx',
+  };
+  if (!first.ok) return { ...base, outcome: OUTCOMES.fail, got: first.error };
+  return {
+    ...base,
+    outcome: is2xx(first.status) ? OUTCOMES.pass : OUTCOMES.fail,
+    got: status(first),
+  };
+}
+
+function judgeReplay(first: Answer, again: Answer): CaseResult {
+  const base = { id: 'replay', title: 'the same key and body again is replayed' };
+  if (!first.ok || !is2xx(first.status)) {
+    return { ...base, outcome: OUTCOMES.skip, expected: 'a first response to replay', got: 'none' };
+  }
+  const expected = `${first.status} with the first response's body`;
+  if (!again.ok) return { ...base, outcome: OUTCOMES.fail, expected, got: again.error };
+  const flag = again.headers.get(REPLAYED_HEADER);
+  const note = flag === null ? `no ${REPLAYED_HEADER} header` : `${REPLAYED_HEADER}: ${flag}`;
+  if (again.status !== first.status) {
+    return { ...base, outcome: OUTCOMES.fail, expected, got: `${status(again)}, ${note}` };
+  }
+  if (again.body !== first.body) {
+    return {
+      ...base,
+      outcome: OUTCOMES.fail,
+      expected,
+      got: `${again.status} with another body ${excerpt(again.body)} (first ${excerpt(first.body)}): the request ran again`,
+    };
+  }
+  return { ...base, outcome: OUTCOMES.pass, expected, got: `${again.status}, same body, ${note}` };
+}
+
+function judgeConcurrent([a, b]: Answer[]): CaseResult {
+  const base = {
+    id: 'concurrent',
+    title: 'a concurrent duplicate does not run twice',
+    expected: 'one 2xx, the other 409 or the same response',
+  };
+  if (a === undefined || b === undefined) throw new Error('two answers expected');
+  if (!a.ok) return { ...base, outcome: OUTCOMES.fail, got: a.error };
+  if (!b.ok) return { ...base, outcome: OUTCOMES.fail, got: b.error };
+  const got = `${a.status} and ${b.status}`;
+  const success = [a, b].filter((answer) => is2xx(answer.status));
+  const conflicts = [a, b].filter((answer) => answer.status === 409);
+  if (success.length === 1 && conflicts.length === 1) {
+    return { ...base, outcome: OUTCOMES.pass, got };
+  }
+  if (success.length === 2 && a.status === b.status) {
+    // Two bodies that differ (a new id in each) are two effects; equal bodies are one response
+    // shared, as a server that waits for the first request answers (the draft allows either).
+    if (a.body === b.body) return { ...base, outcome: OUTCOMES.pass, got: `${got}, same body` };
+    return {
+      ...base,
+      outcome: OUTCOMES.fail,
+      got: `${got} with different bodies ${excerpt(a.body)} and ${excerpt(b.body)}: a second effect`,
+    };
+  }
+  return { ...base, outcome: OUTCOMES.fail, got };
+}
+
+function judgeReused(first: Answer, reused: Answer): CaseResult {
+  const base = {
+    id: 'reused',
+    title: 'the same key with another body is refused',
+    expected: '422',
+  };
+  if (!first.ok || !is2xx(first.status)) {
+    return { ...base, outcome: OUTCOMES.skip, got: 'no first request to reuse the key of' };
+  }
+  if (!reused.ok) return { ...base, outcome: OUTCOMES.fail, got: reused.error };
+  if (reused.status === 422) return { ...base, outcome: OUTCOMES.pass, got: status(reused) };
+  const why = is2xx(reused.status)
+    ? reused.body === first.body
+      ? ': the first response was shown for another request'
+      : ': the key was accepted for another request'
+    : '';
+  return { ...base, outcome: OUTCOMES.fail, got: `${status(reused)}${why}` };
+}
+
+function judgeMissing(missing: Answer): CaseResult {
+  const base = { id: 'missing', title: 'a request without a key is refused', expected: '400' };
+  if (!missing.ok) return { ...base, outcome: OUTCOMES.fail, got: missing.error };
+  if (missing.status === 400) return { ...base, outcome: OUTCOMES.pass, got: status(missing) };
+  // The draft lets a resource make the key optional; only a documented requirement makes it a 400.
+  if (is2xx(missing.status)) {
+    return {
+      ...base,
+      outcome: OUTCOMES.warn,
+      got: `${missing.status}: this API does not require keys, so a retry without one can run twice`,
+    };
+  }
+  return { ...base, outcome: OUTCOMES.fail, got: status(missing) };
+}
+
+function judgeInvalid(invalid: Answer): CaseResult {
+  const base = {
+    id: 'invalid',
+    title: `a key of 300 characters (over ${MAX_KEY_LENGTH}) is refused`,
+    expected: '400',
+  };
+  if (!invalid.ok) return { ...base, outcome: OUTCOMES.fail, got: invalid.error };
+  return {
+    ...base,
+    outcome: invalid.status === 400 ? OUTCOMES.pass : OUTCOMES.fail,
+    got: status(invalid),
+  };
+}
+
+function judgeProblemJson(errors: { title: string; answer: Answer }[]): CaseResult {
+  const base = {
+    id: 'problem-json',
+    title: 'errors are application/problem+json (RFC 9457)',
+    expected: PROBLEM_JSON,
+  };
+  const seen = errors.flatMap(({ title, answer }) =>
+    answer.ok && answer.status >= 400 && answer.status < 500 ? [{ title, answer }] : [],
+  );
+  if (seen.length === 0)
+    return { ...base, outcome: OUTCOMES.skip, got: 'no 4xx answer to look at' };
+  const others = seen.filter(({ answer }) => mediaType(answer.headers) !== PROBLEM_JSON);
+  if (others.length === 0) {
+    return {
+      ...base,
+      outcome: OUTCOMES.pass,
+      got: `${PROBLEM_JSON} on ${seen.length} of ${seen.length}`,
+    };
+  }
+  // A warning only: the draft recommends problem details but many APIs have their own envelope.
+  return {
+    ...base,
+    outcome: OUTCOMES.warn,
+    got: others
+      .map(({ answer }) =>
+        answer.ok ? `${answer.status} ${mediaType(answer.headers) || 'without content-type'}` : '',
+      )
+      .join(', '),
+  };
+}
+
+/** A body the API's fingerprint must tell from `body`: a JSON object gains a member. */
+export function otherBody(body: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      return JSON.stringify({ ...parsed, oncelyCheck: 'another body' });
+    }
+    return JSON.stringify({ oncelyCheck: 'another body', was: parsed });
+  } catch {
+    return `${body}\n[oncely check: another body]`;
+  }
+}
+
+function is2xx(code: number): boolean {
+  return code >= 200 && code < 300;
+}
+
+function status(answer: Answer & { ok: true }): string {
+  return String(answer.status);
+}
+
+function mediaType(headers: Headers): string {
+  return (headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+function excerpt(body: string): string {
+  const flat = body.replace(/\s+/g, ' ');
+  return flat.length > EXCERPT ? `${flat.slice(0, EXCERPT)}…` : flat;
+}

@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { serve } from '@hono/node-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CaseResult } from '../../src/cli/check/cases.ts';
+import type { CommandIo } from '../../src/cli/io.ts';
+import { main } from '../../src/cli/main.ts';
+import { type IdempotencyOptions, idempotency, memoryStore } from '../../src/server/index.ts';
+
+async function oncely(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CommandIo = { out: (line) => out.push(line), err: (line) => err.push(line) };
+  const code = await main(args, io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+async function checkJson(...args: string[]) {
+  const { code, out } = await oncely('check', ...args, '--json');
+  const report = JSON.parse(out) as { cases: CaseResult[]; summary: Record<string, number> };
+  return { code, outcomes: Object.fromEntries(report.cases.map((c) => [c.id, c.outcome])), report };
+}
+
+const servers: Server[] = [];
+afterAll(() => Promise.all(servers.map((s) => new Promise((done) => s.close(done)))));
+
+function urlOf(server: Server, path = '/charges'): string {
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
+}
+
+/** An API guarded by the core's `idempotency()`, on @hono/node-server; each charge gets a new id. */
+async function guardedApi(
+  options: IdempotencyOptions = {},
+): Promise<{ url: string; runs(): number }> {
+  let runs = 0;
+  const guarded = idempotency({
+    store: memoryStore(),
+    scope: (request) => request.headers.get('authorization') ?? 'anonymous',
+    logger: { warn() {} },
+    ...options,
+  })(async (request) => {
+    if (request.headers.get('authorization') !== 'Bearer t0ken') {
+      return Response.json({ error: 'unauthorized' }, { status: 401 });
+    }
+    runs++;
+    const body = await request.text();
+    // Long enough that the concurrent duplicate arrives while the first one runs.
+    await sleep(40);
+    return Response.json({ id: `ch_${randomUUID()}`, body }, { status: 201 });
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: guarded, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server));
+  });
+  servers.push(server);
+  return { url: urlOf(server), runs: () => runs };
+}
+
+/** An API that ignores Idempotency-Key: every request is a new charge. */
+async function naiveApi(): Promise<string> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(201, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ id: `ch_${randomUUID()}` }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return urlOf(server);
+}
+
+const AUTH = ['--header', 'Authorization: Bearer t0ken'];
+
+describe('oncely check against the core helper', () => {
+  let api: Awaited<ReturnType<typeof guardedApi>>;
+  beforeAll(async () => {
+    api = await guardedApi();
+  });
+
+  it('finds every case holding and exits 0', async () => {
+    const { code, out, err } = await oncely('check', api.url, ...AUTH, '--body', '{"amount":1}');
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out).toContain(`oncely check: POST ${api.url}`);
+    const lines = out.split('\n').filter((line) => /^[✓✗!-] /.test(line));
+    expect(lines).toHaveLength(7);
+    for (const line of lines) expect(line.startsWith('✓ ')).toBe(true);
+    expect(out).toMatch(
+      /✓ the same key and body again is replayed: expected 201 .*, got 201, same body, Idempotent-Replayed: true/,
+    );
+    expect(out).toContain(
+      '✓ a concurrent duplicate does not run twice: expected one 2xx, the other 409 or the same response, got',
+    );
+    expect(out).toContain('✓ the same key with another body is refused: expected 422, got 422');
+    expect(out).toContain('✓ a request without a key is refused: expected 400, got 400');
+    expect(out).toContain('✓ errors are application/problem+json (RFC 9457)');
+    expect(out.split('\n').at(-1)).toBe('7 of 7 hold');
+  });
+
+  it('sends one effect for the first request and one for the concurrent pair', async () => {
+    const before = api.runs();
+    const { code, outcomes } = await checkJson(api.url, ...AUTH);
+    expect(code).toBe(0);
+    expect(Object.values(outcomes)).toEqual(Array(7).fill('pass'));
+    // first + concurrent pair (once) + nothing else: every other case is refused or replayed.
+    expect(api.runs() - before).toBe(2);
+  });
+
+  it('passes the concurrent case when the server waits for the first response', async () => {
+    const waiting = await guardedApi({ wait: true });
+    const { report } = await checkJson(waiting.url, ...AUTH);
+    const concurrent = report.cases.find((c) => c.id === 'concurrent');
+    expect(concurrent).toMatchObject({ outcome: 'pass', got: '201 and 201, same body' });
+  });
+
+  it('only warns when the API does not require keys', async () => {
+    const optional = await guardedApi({ required: false });
+    const { code, outcomes, report } = await checkJson(optional.url, ...AUTH);
+    expect(code).toBe(0);
+    expect(outcomes.missing).toBe('warn');
+    expect(report.summary).toEqual({ pass: 6, fail: 0, warn: 1, skip: 0 });
+  });
+
+  it('fails from the first case on when the headers it needs are missing', async () => {
+    const { code, outcomes } = await checkJson(api.url);
+    expect(code).toBe(1);
+    expect(outcomes.first).toBe('fail');
+    expect(outcomes.replay).toBe('skip');
+    expect(outcomes.reused).toBe('skip');
+  });
+});
+
+describe('oncely check against an API that ignores keys', () => {
+  it('reports the replay, the concurrent duplicate, the reused and the invalid key as failing', async () => {
+    const url = await naiveApi();
+    const { code, out } = await oncely('check', url);
+    expect(code).toBe(1);
+    expect(out).toContain('✓ a first request with a fresh key succeeds: expected 2xx, got 201');
+    expect(out).toMatch(
+      /✗ the same key and body again is replayed: expected 201 with the first response's body, got 201 with another body \{"id":"ch_.*: the request ran again/,
+    );
+    expect(out).toMatch(
+      /✗ a concurrent duplicate does not run twice: .* got 201 and 201 with different bodies .*: a second effect/,
+    );
+    expect(out).toContain(
+      '✗ the same key with another body is refused: expected 422, got 201: the key was accepted for another request',
+    );
+    expect(out).toContain(
+      '! a request without a key is refused: expected 400, got 201: this API does not require keys',
+    );
+    expect(out).toContain('✗ a key of 300 characters (over 255) is refused: expected 400, got 201');
+    expect(out).toContain(
+      '- errors are application/problem+json (RFC 9457): expected application/problem+json, got no 4xx answer',
+    );
+    expect(out.split('\n').at(-1)).toBe('1 of 7 hold, 4 failed, 1 warning, 1 skipped');
+  });
+
+  it('warns when errors are not problem+json', async () => {
+    const server = createServer((request, response) => {
+      request.resume();
+      const key = request.headers['idempotency-key'];
+      request.on('end', () => {
+        const status = key === undefined || key.length > 255 ? 400 : 201;
+        response.writeHead(status, { 'content-type': 'application/json' });
+        response.end(status === 201 ? '{"id":"same"}' : '{"error":"bad key"}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const { report } = await checkJson(urlOf(server));
+    expect(report.cases.find((c) => c.id === 'problem-json')).toMatchObject({
+      outcome: 'warn',
+      got: '400 application/json, 400 application/json',
+    });
+    // Equal bodies cannot show a second effect; the reused key is still caught.
+    expect(report.cases.find((c) => c.id === 'reused')).toMatchObject({
+      outcome: 'fail',
+      got: '201: the first response was shown for another request',
+    });
+  });
+});
+
+describe('oncely check without an answer', () => {
+  it('fails every case with the reason when nothing listens', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = urlOf(server);
+    await new Promise((done) => server.close(done));
+    const { code, out } = await oncely('check', url);
+    expect(code).toBe(1);
+    expect(out).toContain(
+      '✗ a first request with a fresh key succeeds: expected 2xx, got request failed: ECONNREFUSED',
+    );
+  });
+
+  it('gives up on a request after --timeout', async () => {
+    const server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const started = performance.now();
+    const { code, out } = await oncely('check', urlOf(server), '--timeout', '100');
+    expect(code).toBe(1);
+    expect(out).toContain('got no answer within 100 ms');
+    expect(performance.now() - started).toBeLessThan(3_000);
+    server.closeAllConnections();
+  });
+});
+
+describe('oncely check usage', () => {
+  it.each([
+    [[], 'missing <url>'],
+    [['not a url'], "invalid URL 'not a url'"],
+    [['ftp://example.test/'], 'expected http:// or https://'],
+    [['http://example.test/', '--method', 'GET'], 'GET is a safe method'],
+    [['http://example.test/', '--header', 'no colon'], "invalid header 'no colon'"],
+    [['http://example.test/', '-H', 'Idempotency-Key: x'], 'set by each case'],
+    [['http://example.test/', '--timeout', '0'], '--timeout needs a positive'],
+    [['http://example.test/', '--body'], '--body needs a value'],
+    [['http://example.test/', '--verbose'], "unknown option '--verbose'"],
+    [['http://a.test/', 'http://b.test/'], "unexpected argument 'http://b.test/'"],
+  ])('exits 2 for %j', async (args, message) => {
+    const { code, err } = await oncely('check', ...args);
+    expect(code).toBe(2);
+    expect(err).toContain(message);
+    expect(err).toContain('usage:');
+  });
+
+  it('prints its help with exit 0', async () => {
+    const { code, out } = await oncely('check', '--help');
+    expect(code).toBe(0);
+    expect(out).toContain('oncely check <url> [options]');
+  });
+});
