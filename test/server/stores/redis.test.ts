@@ -3,9 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createClient } from 'redis';
+import { createClient, createClientPool } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisStore } from '../../../src/server/stores/redis.ts';
+import type { InFlightRecord } from '../../../src/server/stores/store.ts';
 import { StoreError } from '../../../src/server/stores/store-error.ts';
 import { service } from '../../support/services.ts';
 import { completed, inFlight, testStore } from './contract.ts';
@@ -51,6 +52,19 @@ describe.skipIf(!url)('redisStore', () => {
     await store.complete('layout', record.owner, done);
     expect(Number(await client.hExists(key, 'owner'))).toBe(0);
     expect(await client.pExpireTime(key)).toBe(done.expiresAt);
+  });
+
+  it('works over a node-redis client pool', async () => {
+    const pool = createClientPool({ url }, { minimum: 1, maximum: 4 });
+    await pool.connect();
+    const store = redisStore(pool, { prefix });
+    const contenders = Array.from({ length: 20 }, () => inFlight());
+    const claims = await Promise.all(contenders.map((record) => store.claim('pooled', record)));
+    expect(claims.filter((claim) => claim === undefined)).toHaveLength(1);
+    const winner = contenders[claims.indexOf(undefined)] as InFlightRecord;
+    expect(await store.complete('pooled', winner.owner, completed())).toBe(true);
+    expect((await store.get('pooled'))?.state).toBe('completed');
+    pool.destroy();
   });
 
   it('uses the default prefix oncely:', async () => {
