@@ -167,6 +167,7 @@ async function tryAttempt(
     const response = await sendAttempt(plan.fetch, request, {
       timeout: plan.timeout,
       deadline,
+      totalTimeout: plan.totalTimeout,
       signal: plan.signal,
     });
     if (response.ok) return response;

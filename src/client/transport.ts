@@ -10,6 +10,8 @@ export interface AttemptLimits {
   readonly timeout: number | false;
   /** End of the whole call on `performance.now()`'s clock; `Infinity` for none. */
   readonly deadline: number;
+  /** The whole call's limit in milliseconds, reported on its `TimeoutError`. */
+  readonly totalTimeout: number | false;
   readonly signal: AbortSignal | undefined;
 }
 
@@ -30,7 +32,8 @@ export async function sendAttempt(
   const perAttempt = limits.timeout === false ? Number.POSITIVE_INFINITY : limits.timeout;
   const scope = perAttempt <= remaining ? 'attempt' : 'total';
   const limit = Math.min(perAttempt, remaining);
-  if (limit <= 0) throw new TimeoutError(limit === perAttempt ? perAttempt : 0, 'total');
+  const total = limits.totalTimeout === false ? 0 : limits.totalTimeout;
+  if (limit <= 0) throw new TimeoutError(total, 'total');
 
   // One controller and one timer per attempt, cleared on the response: cheaper than
   // AbortSignal.timeout, whose timer lives on until it fires.
@@ -47,7 +50,7 @@ export async function sendAttempt(
     return await fetchFunction(request, { signal: fetchSignal });
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
-    if (timedOut) throw new TimeoutError(scope === 'attempt' ? perAttempt : limit, scope);
+    if (timedOut) throw new TimeoutError(scope === 'attempt' ? perAttempt : total, scope);
     throw new NetworkError(error);
   } finally {
     clearTimeout(timer);

@@ -153,7 +153,7 @@ describe('timeouts', () => {
     const error = await testClient({ timeout: 1_000, totalTimeout: 80 })
       .get('/slow')
       .catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'TIMEOUT', scope: 'total' });
+    expect(error).toMatchObject({ code: 'TIMEOUT', scope: 'total', timeout: 80 });
     expect(performance.now() - started).toBeLessThan(500);
   });
 
