@@ -132,7 +132,10 @@ async function show(parsed: Parsed, io: CommandIo): Promise<number> {
 }
 
 async function change(parsed: Parsed, io: CommandIo, now: () => number): Promise<number> {
-  const journal = fileJournal(parsed.file, { onRecover: (report) => warn(io, report) });
+  const journal = fileJournal(parsed.file, {
+    create: false,
+    onRecover: (report) => warn(io, report),
+  });
   try {
     await journal.open();
     const report = (line: string, data: unknown): void =>

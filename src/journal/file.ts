@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { type FileHandle, open, readFile, rename, unlink } from 'node:fs/promises';
+import { access, type FileHandle, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isOncelyError } from '../errors/oncely-error.ts';
 import { deleteLine, headerLine, putLine, type ReplayResult, replay } from './file-format.ts';
@@ -33,6 +33,12 @@ export interface FileJournalOptions {
    * @default false
    */
   readOnly?: boolean;
+  /**
+   * Create the file when it does not exist. With `false`, a missing file is a `JournalError` at
+   * open (the operator command never creates a journal by mistake).
+   * @default true
+   */
+  create?: boolean;
   /**
    * Dead records (replaced or deleted) the log may hold before it is compacted, once they also
    * outnumber the live ones.
@@ -139,6 +145,13 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       if (problem) throw fail('open', 'Cannot read the journal', new Error(problem));
       load(found, data.length, 0);
       return;
+    }
+    if (options.create === false) {
+      try {
+        await access(path);
+      } catch (error) {
+        throw fail('open', 'Cannot open the journal', error);
+      }
     }
     try {
       releaseLockFile = await acquireLockFile(lockPath);

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,9 +110,19 @@ describe('oncely journal list', () => {
       code: 0,
       out: `${path}: no operations`,
     });
-    const missing = await oncely('journal', 'list', join(directory, 'missing.journal'));
-    expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/ENOENT/);
+    const absent = join(directory, 'missing.journal');
+    for (const args of [
+      ['list', absent],
+      ['retry', absent, 'a'],
+      ['drop', absent, '--all-settled'],
+    ]) {
+      const missing = await oncely('journal', ...args);
+      expect(missing.code).toBe(1);
+      expect(missing.err).toMatch(/ENOENT/);
+    }
+    // Nothing was created on the way.
+    await expect(stat(absent)).rejects.toThrow();
+    await expect(stat(`${absent}.lock`)).rejects.toThrow();
   });
 
   it('works while the application holds the journal, and warns about corrupt lines', async () => {
