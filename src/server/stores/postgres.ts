@@ -73,7 +73,7 @@ const MAX_CLAIM_ATTEMPTS = 5;
  */
 export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): PostgresStore {
   const tableName = options.table ?? DEFAULT_TABLE;
-  const table = quoteTable(tableName);
+  const table = quoteTable(tableName, true);
   const now = options.now ?? Date.now;
   const batch = options.sweepBatchSize ?? 1_000;
 
@@ -106,8 +106,9 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
     // deletes a record that was claimed again after the subquery found it expired.
     sweep: `DELETE FROM ${table} WHERE expires_at <= $1
       AND id IN (SELECT id FROM ${table} WHERE expires_at <= $1 LIMIT $2)`,
-    migrate: `BEGIN;
-      SELECT pg_advisory_xact_lock(hashtext('oncely:' || '${tableName}'));
+    // Several statements in one simple query run as one implicit transaction: an error rolls
+    // it all back and leaves the connection clean; the advisory lock lasts until its end.
+    migrate: `SELECT pg_advisory_xact_lock(hashtext('oncely:' || '${tableName}'));
       CREATE TABLE IF NOT EXISTS ${table} (
         id TEXT PRIMARY KEY,
         state TEXT NOT NULL,
@@ -120,8 +121,7 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
         body BYTEA,
         completed_at BIGINT
       );
-      CREATE INDEX IF NOT EXISTS ${indexName(tableName, 'expires_at')} ON ${table} (expires_at);
-      COMMIT;`,
+      CREATE INDEX IF NOT EXISTS ${indexName(tableName, 'expires_at')} ON ${table} (expires_at);`,
   };
 
   let ready: Promise<void> | undefined;

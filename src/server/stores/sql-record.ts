@@ -113,15 +113,16 @@ export function recordFromRow(row: RecordRow, operation: string): StoreRecord {
 }
 
 /**
- * `name` quoted as an SQL identifier, optionally schema-qualified (`schema.table`). Only plain
- * identifiers are accepted, since the name is spliced into SQL text.
+ * `name` quoted as an SQL identifier, schema-qualified (`schema.table`) only where `qualified`
+ * allows it. Only plain identifiers are accepted, since the name is spliced into SQL text.
  */
-export function quoteTable(name: string): string {
+export function quoteTable(name: string, qualified: boolean): string {
   const parts = name.split('.');
   const plain = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-  if (parts.length > 2 || !parts.every((part) => plain.test(part))) {
+  if (parts.length > (qualified ? 2 : 1) || !parts.every((part) => plain.test(part))) {
+    const example = qualified ? 'oncely_records or app.oncely_records' : 'oncely_records';
     throw new TypeError(
-      `table must be a plain SQL identifier such as oncely_records or app.oncely_records, not ${JSON.stringify(name)}`,
+      `table must be a plain SQL identifier such as ${example}, not ${JSON.stringify(name)}`,
     );
   }
   return parts.map((part) => `"${part}"`).join('.');

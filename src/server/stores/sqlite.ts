@@ -21,7 +21,7 @@ export interface SqliteStoreOptions {
    */
   path?: string;
   /**
-   * Table holding the records, created if missing: a plain identifier.
+   * Table holding the records, created if missing: a plain identifier (no schema).
    * @default 'oncely_records'
    */
   table?: string;
@@ -75,7 +75,8 @@ export interface SqliteStore extends Store {
 export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): SqliteStore {
   const options = typeof pathOrOptions === 'string' ? { path: pathOrOptions } : pathOrOptions;
   const path = options.path ?? ':memory:';
-  const table = quoteTable(options.table ?? DEFAULT_TABLE);
+  // Unqualified: SQLite's CREATE INDEX takes the schema on the index name, not the table's.
+  const table = quoteTable(options.table ?? DEFAULT_TABLE, false);
   const now = options.now ?? Date.now;
 
   let db: DatabaseSync;

@@ -75,8 +75,28 @@ describe.skipIf(!url)('postgresStore', () => {
     expect(await own.get(`sweep:live:${run}`)).toBeDefined();
   });
 
+  it('uses a schema-qualified table, and fails cleanly while the schema is missing', async () => {
+    const schema = `oncely_schema_${run}`;
+    const own = postgresStore(pool, { table: `${schema}.records`, sweepIntervalMs: 0 });
+    const error = await own.claim('a', inFlight()).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).operation).toBe('claim');
+
+    await pool.query(`CREATE SCHEMA ${schema}`);
+    try {
+      const record = inFlight();
+      expect(await own.claim('a', record)).toBeUndefined();
+      expect(await own.get('a')).toEqual(record);
+      const { rows } = await pool.query(`SELECT count(*) FROM ${schema}.records`);
+      expect(Number(rows[0].count)).toBe(1);
+    } finally {
+      await pool.query(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  });
+
   it('refuses a table name that is not a plain identifier', () => {
     expect(() => postgresStore(pool, { table: 'x"; DROP TABLE y; --' })).toThrow(TypeError);
+    expect(() => postgresStore(pool, { table: 'a.b.c' })).toThrow(TypeError);
   });
 
   it('turns an unreachable database into a StoreError naming the operation', async () => {
