@@ -68,7 +68,8 @@ end
 
 const SCRIPTS = {
   // ARGV: now, fingerprint, owner, leaseUntil, expiresAt, expireAt (integer ms).
-  // Returns false when this call created the record, otherwise the live record's fields.
+  // Returns 0 when this call created the record, otherwise the live record's fields. (0, not
+  // false: a RESP3 connection would get a boolean rather than a null for false.)
   claim: `
 local expires = redis.call('HGET', KEYS[1], 'expires_at')
 if expires and tonumber(expires) > tonumber(ARGV[1]) then
@@ -78,7 +79,7 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'state', 'in-flight', 'fingerprint', ARGV[2], 'owner', ARGV[3],
   'lease_until', ARGV[4], 'expires_at', ARGV[5])
 redis.call('PEXPIREAT', KEYS[1], ARGV[6])
-return false`,
+return 0`,
   // ARGV: now, expected owner, expected leaseUntil, fingerprint, owner, leaseUntil, expiresAt, expireAt.
   takeOver: `${HELD}
 local ok, lease = held(ARGV[2])
@@ -202,7 +203,7 @@ export function redisStore(client: RedisCommander, options: RedisStoreOptions = 
   return {
     async claim(id, record) {
       const reply = await script('claim', id, inFlightArgs(record));
-      if (reply === null || reply === undefined) return undefined;
+      if (reply === 0) return undefined;
       const existing = fromFields(reply, 'claim', Number.NEGATIVE_INFINITY);
       if (existing === undefined) throw new StoreError('claim', 'unexpected reply from Redis');
       return existing;
