@@ -1,0 +1,75 @@
+/** `oncely/server/express`: the idempotency helper as Express 5 middleware. */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { createEngine } from '../core/engine.ts';
+import type { BeginInput, IdempotencyContext } from '../core/types.ts';
+import { DEFAULT_MAX_REQUEST_BYTES, readBody } from './node-body.ts';
+import { captureResponse } from './node-capture.ts';
+import type { NodeIdempotencyOptions } from './node-http.ts';
+import { transactNode } from './node-http.ts';
+import { sendPlain } from './node-send.ts';
+
+/** Options of the Express middleware: the core options, with `scope` reading Express's request. */
+export type ExpressIdempotencyOptions = NodeIdempotencyOptions<Request>;
+
+/**
+ * Express 5 middleware that guards the routes after it with an Idempotency-Key: for one key the
+ * handler runs once, and retries get its response back byte for byte with
+ * `Idempotent-Replayed: true`. The response is captured as it is written (`res.send`, `res.json`,
+ * `res.write`, streams piped into `res`). Guarded handlers find the key's context in
+ * `res.locals.oncely` (with `tx` in transactional mode).
+ *
+ * Body: mounted after `express.json()` (or `raw`, `text`, `urlencoded`), the parsed body is
+ * fingerprinted (JSON canonically). Without a parser before it, the middleware reads the raw bytes
+ * and gives them back to the stream, so a parser or handler after it reads the request untouched.
+ *
+ * A handler that throws goes to Express's error handler as usual; its 500 releases the key. An
+ * error handler that turns it into a 4xx answer is stored like any 4xx.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { idempotency } from 'oncely/server/express';
+ *
+ * const app = express();
+ * app.use(express.json());
+ * app.post('/charges', idempotency({ store, scope: (req) => req.get('x-api-key') ?? 'anonymous' }),
+ *   async (req, res) => { res.status(201).json(await createCharge(req.body)) });
+ * ```
+ */
+export function idempotency(options: ExpressIdempotencyOptions = {}): RequestHandler {
+  const engine = createEngine<Request>(options);
+  const limit = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  return function idempotencyMiddleware(req: Request, res: Response, next: NextFunction): void {
+    const parsed: unknown = req.body;
+    const input: BeginInput<Request> = {
+      method: req.method,
+      path: req.originalUrl,
+      header: (name) => req.headers[name],
+      request: req,
+    };
+    if (parsed === undefined) input.body = () => readBody(req, limit);
+    else if (typeof parsed === 'string' || parsed instanceof Uint8Array) input.body = parsed;
+    else input.json = parsed;
+    engine.begin(input).then((decision) => {
+      switch (decision.kind) {
+        case 'bypass':
+          return next();
+        case 'respond':
+          return sendPlain(res, decision.response);
+        case 'proceed': {
+          const claim = decision.claim;
+          captureResponse(res, claim);
+          res.locals.oncely = { key: claim.key, scope: claim.scope, tx: undefined };
+          return next();
+        }
+        case 'transact': {
+          const { key, scope } = decision.transaction;
+          return transactNode(decision.transaction, res, (tx) => {
+            res.locals.oncely = { key, scope, tx } satisfies IdempotencyContext;
+            next();
+          }).catch(next);
+        }
+      }
+    }, next);
+  };
+}

@@ -1,0 +1,67 @@
+import type { IncomingMessage } from 'node:http';
+import { RequestAbortedError } from './request-aborted-error.ts';
+import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
+
+/** Default of `maxRequestBytes`: the largest request body read for a fingerprint. */
+export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** True when the request announces a body (RFC 9112 §6.3: Content-Length or Transfer-Encoding). */
+export function announcesBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  return length !== undefined && length !== '0';
+}
+
+/**
+ * Reads the whole request body, then puts it back at the front of the stream (`unshift`), so the
+ * handler, or a body parser mounted after the adapter, reads the request as if it were untouched.
+ *
+ * The bytes are pulled with `read()` in paused mode and given back before the stream's `end`
+ * event can fire: Node schedules `end` on the next tick and skips it while data is buffered, and
+ * `unshift` is allowed until `end` was emitted. Bodies over `limit` reject with
+ * {@link RequestBodyTooLargeError} (nothing is given back: the request is refused).
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (!announcesBody(req) || req.readableEnded) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('readable', onReadable);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(new RequestAbortedError({ cause: error }));
+    };
+    const onClose = () => {
+      if (req.complete) return;
+      cleanup();
+      reject(new RequestAbortedError());
+    };
+    function onReadable(): void {
+      for (let chunk = req.read() as Buffer | null; chunk !== null; chunk = req.read()) {
+        size += chunk.byteLength;
+        if (size > limit) {
+          cleanup();
+          reject(new RequestBodyTooLargeError(limit));
+          return;
+        }
+        chunks.push(chunk);
+      }
+      if (!req.complete) return;
+      cleanup();
+      if (size === 0) {
+        resolve(undefined);
+        return;
+      }
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      req.unshift(body);
+      resolve(body);
+    }
+    req.on('readable', onReadable);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
