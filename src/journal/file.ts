@@ -225,9 +225,18 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
   function enqueue(item: Omit<Pending, 'resolve' | 'reject'>): Promise<void> {
     return new Promise((resolve, reject) => {
       queue.push({ ...item, resolve, reject });
-      flushing ??= flush().finally(() => {
-        flushing = undefined;
-      });
+      kick();
+    });
+  }
+
+  function kick(): void {
+    if (flushing) return;
+    const run = flush();
+    flushing = run;
+    // Items queued after flush() saw an empty queue, but before this callback, get a new flush.
+    void run.then(() => {
+      if (flushing === run) flushing = undefined;
+      if (queue.length > 0) kick();
     });
   }
 
@@ -390,7 +399,7 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
     async close() {
       if (closed) return;
       await order;
-      await flushing;
+      while (flushing) await flushing;
       closed = true;
       await opening?.catch(() => {});
       await handle?.close().catch(() => {});

@@ -59,10 +59,14 @@ describe('fileJournal recovery', () => {
     for (let cut = lastStart; cut < size; cut++) {
       await writeFile(path, original.subarray(0, cut));
       const reports: RecoveryReport[] = [];
-      expect(await reopenIds(path, reports)).toEqual(earlier);
+      // Every offset read-only (no fsync, fast); every 16th, and both ends, opened for writing,
+      // which must also cut the torn tail off before anything can be appended after it.
+      const write = cut === lastStart || cut === size - 1 || (cut - lastStart) % 16 === 0;
+      const journal = fileJournal(path, { readOnly: !write, onRecover: (r) => reports.push(r) });
+      expect((await journal.list()).map((entry) => entry.id)).toEqual(earlier);
+      await journal.close();
       expect(reports).toHaveLength(cut === lastStart ? 0 : 1);
-      // The torn tail was cut off before anything else could be appended after it.
-      expect((await stat(path)).size).toBe(lastStart);
+      expect((await stat(path)).size).toBe(write ? lastStart : cut);
     }
     await writeFile(path, original);
     expect(await reopenIds(path)).toEqual(entries.map((entry) => entry.id));
