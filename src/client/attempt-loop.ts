@@ -12,7 +12,7 @@ import { RetryLimitError, type RetryStop } from './errors/retry-limit-error.ts';
 import { TimeoutError } from './errors/timeout-error.ts';
 import type { ClientHooks } from './events.ts';
 import { isReplayed } from './replayed.ts';
-import { type FetchFunction, sendAttempt } from './transport.ts';
+import { type FetchFunction, type RequestParts, sendAttempt, toRequest } from './transport.ts';
 
 /** Everything one call needs: a fixed key and a factory of fresh requests. */
 export interface AttemptPlan {
@@ -20,8 +20,11 @@ export interface AttemptPlan {
   readonly key: string | undefined;
   /** Upper-case method: decides whether a request without a key may be retried. */
   readonly method: string;
-  /** A new Request for each attempt, so that the body can be sent again. */
-  readonly createRequest: (attempt: number) => Request;
+  /**
+   * A new request for each attempt, so that the body can be sent again: a `Request`, or a URL and
+   * a fresh init object (cheaper; see {@link RequestParts}).
+   */
+  readonly createRequest: (attempt: number) => Request | RequestParts;
   readonly fetch: FetchFunction;
   readonly policy: RetryPolicy;
   readonly timeout: number | false;
@@ -161,7 +164,8 @@ async function tryAttempt(
   records: AttemptRecord[],
 ): Promise<Response | AttemptFailure> {
   const request = plan.createRequest(attempt);
-  plan.hooks?.attempt?.({ key: plan.key, attempt, request });
+  if (plan.hooks?.attempt)
+    plan.hooks.attempt({ key: plan.key, attempt, request: toRequest(request) });
   let failure: AttemptFailure;
   try {
     const response = await sendAttempt(plan.fetch, request, {

@@ -5,4 +5,4 @@ export * from './errors/index.ts';
 export type { AttemptEvent, ClientHooks, GiveUpEvent, ReplayEvent, RetryEvent } from './events.ts';
 export type { ClientOptions, RequestOptions } from './options.ts';
 export { isReplayed } from './replayed.ts';
-export type { AttemptLimits, FetchFunction } from './transport.ts';
+export type { AttemptLimits, FetchFunction, RequestParts } from './transport.ts';

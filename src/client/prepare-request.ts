@@ -1,6 +1,7 @@
 import { formatKeyHeader, KEY_HEADER, type KeyFormat } from '../protocol.ts';
 import { chooseKey } from './choose-key.ts';
 import type { RequestOptions } from './options.ts';
+import type { RequestParts } from './transport.ts';
 
 /** Client-wide settings that shape each request. */
 export interface RequestDefaults {
@@ -15,7 +16,7 @@ export interface PreparedRequest {
   readonly method: string;
   readonly key: string | undefined;
   readonly signal: AbortSignal | undefined;
-  readonly createRequest: () => Request;
+  readonly createRequest: () => RequestParts;
 }
 
 /**
@@ -63,8 +64,16 @@ export async function prepareRequest(
   if (key !== undefined) headers.set(KEY_HEADER, formatKeyHeader(key, defaults.keyFormat));
 
   const signal = callSignal ?? (isRequest ? input.signal : undefined) ?? undefined;
-  const requestInit: RequestInit = { ...init, method, headers, body };
-  return { method, key, signal, createRequest: () => new Request(url, requestInit) };
+  const requestInit: RequestInit = isRequest
+    ? { ...requestSettings(input), ...init, method, headers, body }
+    : { ...init, method, headers, body };
+  return { method, key, signal, createRequest: () => ({ url, init: { ...requestInit } }) };
+}
+
+/** What a Request input carries besides its URL, method, headers, body and signal. */
+function requestSettings(request: Request): RequestInit {
+  const { cache, credentials, integrity, keepalive, redirect, referrer, referrerPolicy } = request;
+  return { cache, credentials, integrity, keepalive, redirect, referrer, referrerPolicy };
 }
 
 function resolveUrl(input: string | URL, baseUrl: string | URL | undefined): string {
