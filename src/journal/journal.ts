@@ -95,18 +95,14 @@ export interface JournalEntry {
   lastError?: JournalErrorInfo;
 }
 
-/** Fields {@link Journal.update} may change. `updatedAt` is set to now unless given. */
+/**
+ * Fields {@link Journal.update} may change. `updatedAt` is set to now unless given. The key is not
+ * among them: every attempt of an operation carries the key of its first (issue 3).
+ */
 export type JournalPatch = Partial<
   Pick<
     JournalEntry,
-    | 'attempts'
-    | 'state'
-    | 'updatedAt'
-    | 'nextAttemptAt'
-    | 'expiresAt'
-    | 'lastError'
-    | 'input'
-    | 'key'
+    'attempts' | 'state' | 'updatedAt' | 'nextAttemptAt' | 'expiresAt' | 'lastError' | 'input'
   >
 >;
 
