@@ -1,0 +1,41 @@
+import { createServer } from 'node:http';
+import express, { type Request, type Response } from 'express';
+import { idempotency } from '../../../src/server/adapters/express.ts';
+import { type Fixture, testAdapter } from './behaviour.ts';
+import { listen, textOf } from './serve.ts';
+
+function route(fixture: Fixture) {
+  return async (req: Request, res: Response) => {
+    const reply = await fixture.handle({
+      method: req.method,
+      header: (name) => req.get(name),
+      // A body express.json() parsed, or the raw stream the middleware gave back.
+      body: req.body === undefined ? await textOf(req) : JSON.stringify(req.body),
+    });
+    res.status(reply.status);
+    for (const [name, value] of reply.headers) res.append(name, value);
+    for (const chunk of reply.chunks) res.write(chunk);
+    res.end();
+  };
+}
+
+function options(fixture: Fixture) {
+  return { ...fixture.options, scope: (req: Request) => fixture.scope(req.get('x-api-key')) };
+}
+
+// The usual set-up: express.json() first, the middleware on the route.
+testAdapter('express (after express.json())', async (fixture) => {
+  const app = express();
+  app.use(express.json());
+  app.all('/charges', idempotency(options(fixture)), route(fixture));
+  return listen(createServer(app));
+});
+
+// No parser before the middleware: it reads the raw body and gives it back to express.json().
+testAdapter('express (before express.json())', async (fixture) => {
+  const app = express();
+  app.use(idempotency(options(fixture)));
+  app.use(express.json());
+  app.all('/charges', route(fixture));
+  return listen(createServer(app));
+});
