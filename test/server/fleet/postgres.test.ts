@@ -32,16 +32,21 @@ describe.skipIf(!url)('two server processes sharing one PostgreSQL', () => {
     FLEET_NAMESPACE: namespace,
   });
 
-  it('runs the handler once for a hundred concurrent requests with one key', async () => {
-    const fleet = await startFleet(env('postgres'));
-    fleets.push(fleet);
-    const { conflicts } = await hundredForOneKey(fleet, runs);
-    expect(conflicts).toBeGreaterThan(0);
-  });
+  describe.each([
+    ['plain', 'postgres'],
+    ['transactional, the run counted inside the transaction', 'postgres-tx'],
+  ])('%s', (_, store) => {
+    let fleet: Fleet;
+    beforeAll(async () => {
+      fleet = await startFleet(env(store));
+      fleets.push(fleet);
+    });
 
-  it('does the same in transactional mode, the run counted inside the transaction', async () => {
-    const fleet = await startFleet(env('postgres-tx'));
-    fleets.push(fleet);
-    await hundredForOneKey(fleet, runs);
+    it('runs the handler once for a hundred concurrent requests with one key', async () => {
+      const { conflicts, replays } = await hundredForOneKey(fleet, runs);
+      // Plain mode answers a duplicate 409 while the first runs; transactional mode makes it wait
+      // on the row and replay.
+      expect(store === 'postgres' ? conflicts : replays).toBeGreaterThan(0);
+    });
   });
 });

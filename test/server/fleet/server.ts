@@ -8,16 +8,11 @@
  * It prints `{"port":N}` once listening and exits on SIGTERM.
  */
 import { randomUUID } from 'node:crypto';
-import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
-import pg from 'pg';
-import { createClient } from 'redis';
 import { idempotency, type Store } from '../../../src/server/index.ts';
-import { postgresStore } from '../../../src/server/stores/postgres.ts';
-import { redisStore } from '../../../src/server/stores/redis.ts';
-import { sqliteStore } from '../../../src/server/stores/sqlite.ts';
 
+// Each store's driver is imported only when used: process start-up is most of a fleet test.
 const kind = process.env.FLEET_STORE;
 const target = process.env.FLEET_TARGET ?? '';
 const namespace = process.env.FLEET_NAMESPACE ?? 'fleet';
@@ -29,6 +24,8 @@ let count: (key: string, tx: unknown) => Promise<void>;
 const cleanups: (() => unknown)[] = [];
 
 if (kind === 'redis') {
+  const { createClient } = await import('redis');
+  const { redisStore } = await import('../../../src/server/stores/redis.ts');
   const client = await createClient({ url: target }).connect();
   cleanups.push(() => client.close());
   store = redisStore(client, { prefix: `${namespace}:` });
@@ -36,14 +33,18 @@ if (kind === 'redis') {
     await client.incr(`${namespace}:runs:${key}`);
   };
 } else if (kind === 'postgres' || kind === 'postgres-tx') {
+  const { default: pg } = await import('pg');
+  const { postgresStore } = await import('../../../src/server/stores/postgres.ts');
   const pool = new pg.Pool({ connectionString: target, max: 20 });
   cleanups.push(() => pool.end());
   store = postgresStore(pool, { table: `${namespace}_records` });
   const insert = `INSERT INTO ${namespace}_runs (key, pid) VALUES ($1, $2)`;
   count = async (key, tx) => {
-    await ((tx as pg.PoolClient | undefined) ?? pool).query(insert, [key, process.pid]);
+    await ((tx as typeof pool | undefined) ?? pool).query(insert, [key, process.pid]);
   };
 } else if (kind === 'sqlite') {
+  const { DatabaseSync } = await import('node:sqlite');
+  const { sqliteStore } = await import('../../../src/server/stores/sqlite.ts');
   store = sqliteStore(target);
   const db = new DatabaseSync(target, { timeout: 5_000 });
   cleanups.push(() => db.close());
