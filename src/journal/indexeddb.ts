@@ -54,12 +54,25 @@ export function createStrictStore(
   factory: IDBFactory = globalThis.indexedDB,
 ): StrictStore {
   let connection: Promise<IDBDatabase> | undefined;
+  const openWith = (version?: number): Promise<IDBDatabase> => {
+    const request = factory.open(database, version);
+    request.onupgradeneeded = () => {
+      if (!request.result.objectStoreNames.contains(storeName)) {
+        request.result.createObjectStore(storeName);
+      }
+    };
+    return promisifyRequest(request).then((db) => {
+      if (db.objectStoreNames.contains(storeName)) return db;
+      // The database exists without this store (another journal or app uses another store in
+      // it): an upgrade is the only way to add one. idb-keyval's createStore fails here instead.
+      db.close();
+      return openWith(db.version + 1);
+    });
+  };
   const connect = (): Promise<IDBDatabase> => {
     if (connection) return connection;
     if (!factory) return Promise.reject(new Error('IndexedDB is not available here'));
-    const request = factory.open(database);
-    request.onupgradeneeded = () => request.result.createObjectStore(storeName);
-    const opened = promisifyRequest(request);
+    const opened = openWith();
     connection = opened;
     opened.then(
       (db) => {
@@ -67,7 +80,7 @@ export function createStrictStore(
         db.onclose = () => {
           connection = undefined;
         };
-        // Another tab upgrading the database: let it, and reopen next time.
+        // Another tab upgrading the database (adding its store): let it, and reopen next time.
         db.onversionchange = () => {
           db.close();
           connection = undefined;

@@ -69,6 +69,21 @@ describe('indexedDbJournal', () => {
     await journal.close();
   });
 
+  it('adds its store to a database that exists without it, and keeps what was there', async () => {
+    const factory = new IDBFactory();
+    const first = indexedDbJournal({ indexedDB: factory, database: 'shared', store: 'a' });
+    const kept = makeEntry();
+    await first.put(kept);
+    const second = indexedDbJournal({ indexedDB: factory, database: 'shared', store: 'b' });
+    const other = makeEntry();
+    await second.put(other);
+    // The first connection was closed by the upgrade; the journal reconnects on its own.
+    expect((await first.list()).map((entry) => entry.id)).toEqual([kept.id]);
+    expect((await second.list()).map((entry) => entry.id)).toEqual([other.id]);
+    await first.close();
+    await second.close();
+  });
+
   it('reports a missing IndexedDB at open', async () => {
     const journal = indexedDbJournal({ indexedDB: undefined as unknown as IDBFactory });
     const saved = globalThis.indexedDB;
