@@ -1,4 +1,4 @@
-import { captureStream } from './capture-stream.ts';
+import { captureResponse, NULL_BODY_STATUSES } from './capture-response.ts';
 import type { Claim } from './claim.ts';
 import { createEngine } from './engine.ts';
 import { RELEASE_REASONS } from './events.ts';
@@ -20,8 +20,6 @@ const UNGUARDED: IdempotencyContext<never> = Object.freeze({
   scope: undefined,
   tx: undefined,
 });
-// Fetch: these statuses cannot carry a body, so a Response must be built with null.
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -88,11 +86,7 @@ async function run<Tx>(
     await claim.complete({ status, headers, body: EMPTY });
     return response;
   }
-  return new Response(response.body.pipeThrough(captureStream(claim, status, headers)), {
-    status,
-    statusText: response.statusText,
-    headers,
-  });
+  return captureResponse(claim, response);
 }
 
 async function transact<Tx>(

@@ -127,24 +127,30 @@ describe('stored responses', () => {
     expect(again.status).toBe(201);
   });
 
-  it('sends a response over maxBodyBytes whole, without storing it, and releases the key', async () => {
-    const big = new Uint8Array(100).fill(65);
-    const t = setup(async () => new Response(streamOf([big, big, big]), { status: 201 }), {
-      maxBodyBytes: 250,
-    });
-    const first = await t.guarded(post('k'));
-    expect((await first.arrayBuffer()).byteLength).toBe(300);
-    expect(t.events).toContainEqual(
-      expect.objectContaining({ type: 'not-stored', reason: 'too-large', maxBodyBytes: 250 }),
-    );
-    expect(t.events).toContainEqual(
-      expect.objectContaining({ type: 'release', reason: 'too-large' }),
-    );
-    const again = await t.guarded(post('k'));
-    expect(again.headers.get('idempotent-replayed')).toBeNull();
-    await again.arrayBuffer();
-    expect(t.runs).toBe(2);
-  });
+  it.each([
+    ['at once', 0],
+    ['streamed', 5],
+  ])(
+    'sends a response over maxBodyBytes whole (%s), without storing it, and releases the key',
+    async (_how, delay) => {
+      const big = new Uint8Array(100).fill(65);
+      const t = setup(async () => new Response(streamOf([big, big, big], delay), { status: 201 }), {
+        maxBodyBytes: 250,
+      });
+      const first = await t.guarded(post('k'));
+      expect((await first.arrayBuffer()).byteLength).toBe(300);
+      expect(t.events).toContainEqual(
+        expect.objectContaining({ type: 'not-stored', reason: 'too-large', maxBodyBytes: 250 }),
+      );
+      expect(t.events).toContainEqual(
+        expect.objectContaining({ type: 'release', reason: 'too-large' }),
+      );
+      const again = await t.guarded(post('k'));
+      expect(again.headers.get('idempotent-replayed')).toBeNull();
+      await again.arrayBuffer();
+      expect(t.runs).toBe(2);
+    },
+  );
 
   it('stores a body of exactly maxBodyBytes', async () => {
     const t = setup(async () => new Response(new Uint8Array(250).fill(1)), { maxBodyBytes: 250 });
@@ -177,7 +183,27 @@ describe('stored responses', () => {
       },
     });
     const t = setup(async () => new Response(failing));
+    // A body that fails before anything could be sent rejects at once; later, while streaming.
+    const send = async () => (await t.guarded(post('k'))).arrayBuffer();
+    await expect(send()).rejects.toThrow();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(t.events).toContainEqual(
+      expect.objectContaining({ type: 'release', reason: 'aborted' }),
+    );
+  });
+
+  it('releases the key when a streamed body fails after its first chunks were sent', async () => {
+    let pulls = 0;
+    const failing = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (pulls++ === 0) controller.enqueue(new Uint8Array([1]));
+        else controller.error(new Error('upstream broke'));
+      },
+    });
+    const t = setup(async () => new Response(failing));
     const response = await t.guarded(post('k'));
+    expect(response.status).toBe(200);
     await expect(response.arrayBuffer()).rejects.toThrow();
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(t.events).toContainEqual(
