@@ -6,7 +6,8 @@ export type HeadersSource = HeadersInit | (() => HeadersInit | Promise<HeadersIn
 /** Timing of background retries of pending operations. */
 export interface BackgroundRetryOptions {
   /**
-   * Base of the exponential backoff between background rounds, in ms (full jitter).
+   * Base of the exponential backoff between background rounds, in ms: round n waits between half
+   * and all of `min(cap, base × 2^(n−1))`.
    * @default 1_000
    */
   base?: number;

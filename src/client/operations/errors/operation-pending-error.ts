@@ -33,7 +33,8 @@ export class OperationPendingError extends OncelyError {
     retryAt: number | undefined,
     cause: Error,
   ) {
-    const when = retryAt === undefined ? 'on the next resume()' : `at ${new Date(retryAt).toISOString()}`;
+    const when =
+      retryAt === undefined ? 'on the next resume()' : `at ${new Date(retryAt).toISOString()}`;
     super(
       'OPERATION_PENDING',
       `Operation ${operation} (${id}) is still pending after ${attempts} attempt(s) and will be retried ${when}: ${cause.message}`,

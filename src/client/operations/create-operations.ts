@@ -1,0 +1,473 @@
+import { isOncelyError } from '../../errors/oncely-error.ts';
+import {
+  ENTRY_STATE,
+  isUnsettled,
+  JOURNAL_FORMAT_VERSION,
+  type Journal,
+  type JournalAction,
+  type JournalEntry,
+  type JournalPatch,
+} from '../../journal/index.ts';
+import { JournalError } from '../../journal/journal-error.ts';
+import { memoryJournal } from '../../journal/memory.ts';
+import { deserializeRequest, serializeRequest } from '../../journal/serialize.ts';
+import { newKey } from '../../key/new-key.ts';
+import { assertValidKey } from '../../key/validate.ts';
+import { backoffDelay } from '../../retry/backoff.ts';
+import type { SendContext } from './context.ts';
+import type {
+  Operation,
+  OperationDefinition,
+  OperationInfo,
+  OperationRequest,
+  RunOptions,
+} from './definition.ts';
+import { ClientClosedError } from './errors/client-closed-error.ts';
+import { DuplicateOperationError } from './errors/duplicate-operation-error.ts';
+import { OperationPendingError } from './errors/operation-pending-error.ts';
+import type { OperationsOptions } from './options.ts';
+import type { ResumedOperation, ResumeSummary } from './resume-summary.ts';
+import { createScheduler } from './scheduler.ts';
+import { type Sendable, type Settlement, sendOperation } from './send-operation.ts';
+
+const DEFAULT_LIFETIME_MS = 23 * 60 * 60 * 1000;
+
+/** Options of `client.resume()`. */
+export interface ResumeOptions {
+  /**
+   * Wait for the journal's lock when another tab or process holds it, instead of returning at
+   * once with `locked: true`.
+   * @default false
+   */
+  wait?: boolean;
+  /** Gives up waiting for the lock. */
+  signal?: AbortSignal;
+}
+
+/** The durable-operations part of a client. */
+export interface Operations {
+  readonly journal: Journal;
+  operation<Input>(name: string, definition: OperationDefinition<Input>): Operation<Input>;
+  resume(options?: ResumeOptions): Promise<ResumeSummary>;
+  close(): Promise<void>;
+}
+
+/** What lives only in this session for a pending operation: what the journal must not hold. */
+interface Live {
+  headers: Headers;
+  input: unknown;
+}
+
+type AnyDefinition = OperationDefinition<unknown>;
+
+/**
+ * The operation lifecycle of issue 3: journal first (durable before the first attempt), then
+ * attempts with the record's fixed key through the client's attempt loop, then removal once it
+ * settles. A retryable failure leaves it pending, retried in the background and by `resume()`.
+ */
+export function createOperations(context: SendContext, options: OperationsOptions): Operations {
+  const journal = options.journal ?? memoryJournal();
+  const lifetime = options.operationLifetimeMs ?? DEFAULT_LIFETIME_MS;
+  const keepSettledMs = options.keepSettledMs ?? 0;
+  const background =
+    options.backgroundRetry === false ? undefined : (options.backgroundRetry ?? {});
+  const secretHeaders = options.secretHeaders ?? [];
+  const definitions = new Map<string, AnyDefinition>();
+  const live = new Map<string, Live>();
+  const rounds = new Map<string, number>();
+  // Operations this client is sending now: no second run of one id starts meanwhile.
+  const active = new Map<string, Promise<unknown>>();
+  const scheduler = createScheduler((id) => void retryInBackground(id));
+  let resuming: Promise<ResumeSummary> | undefined;
+  let autoResume: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+
+  /**
+   * Wait before background round `round`: exponential, capped at 5 min by default, with "equal
+   * jitter" (half fixed, half random), so a round never comes right after the in-session retries.
+   */
+  const wait = (round: number): number => {
+    const ceiling = backoffDelay(round, {
+      base: background?.base ?? 1_000,
+      cap: background?.cap ?? 300_000,
+      jitter: false,
+    });
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  };
+  const onOnline = (): void => scheduler.wake();
+  const events = globalThis as { addEventListener?: typeof addEventListener };
+  if (background && typeof events.addEventListener === 'function') {
+    events.addEventListener('online', onOnline);
+  }
+
+  function operation<Input>(name: string, definition: OperationDefinition<Input>) {
+    if (definitions.has(name)) throw new DuplicateOperationError(name);
+    definitions.set(name, definition as AnyDefinition);
+    return {
+      name,
+      run: (input: Input, runOptions?: RunOptions) =>
+        run(name, definition as AnyDefinition, input, runOptions ?? {}),
+    };
+  }
+
+  async function run(
+    name: string,
+    definition: AnyDefinition,
+    input: unknown,
+    runOptions: RunOptions,
+  ): Promise<Response> {
+    if (closed) throw new ClientClosedError();
+    runOptions.signal?.throwIfAborted();
+    const description = await definition.request(input);
+    const key = definition.key
+      ? assertValidKey(await definition.key(input))
+      : newKey({ version: context.keyVersion });
+    if ((runOptions.durable ?? definition.durable) === false) {
+      return runUndurable(name, definition, description, input, key, runOptions.signal);
+    }
+    // Throws NotPersistableError for a stream body, before anything is written or sent.
+    const request = serializeRequest(description, { secretHeaders });
+    const now = Date.now();
+    const entry: JournalEntry = {
+      version: JOURNAL_FORMAT_VERSION,
+      id: newKey({ version: 'v7' }),
+      name,
+      key,
+      request,
+      attempts: 0,
+      state: ENTRY_STATE.pending,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: now + lifetime,
+    };
+    const kept = jsonCopy(input);
+    if (kept !== undefined) entry.input = kept;
+    // The first attempt waits for this write to be durable (issue 3); if it fails, nothing is sent.
+    await write('put', () => journal.put(entry));
+    const restored = deserializeRequest(entry.request);
+    // The secrets the journal must not hold are sent from memory in this session.
+    const headers = new Headers(description.headers);
+    for (const [header, value] of restored.headers) headers.set(header, value);
+    live.set(entry.id, { headers, input });
+    const sendable: Sendable = { ...restored, headers };
+    const settlement = await track(entry.id, async () => {
+      try {
+        return await sendOperation(context, sendable, key, runOptions.signal);
+      } catch (reason) {
+        // Cancelled by the caller: the operation ends here (see RunOptions.signal).
+        await forget(entry);
+        throw reason;
+      }
+    });
+    return conclude(entry, definition, input, settlement, false);
+  }
+
+  async function runUndurable(
+    name: string,
+    definition: AnyDefinition,
+    description: OperationRequest,
+    input: unknown,
+    key: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    const restored = liveRequest(description);
+    const body =
+      restored.body instanceof ReadableStream
+        ? await new Response(restored.body).arrayBuffer()
+        : restored.body;
+    const settlement = await sendOperation(context, { ...restored, body }, key, signal);
+    const info: OperationInfo = {
+      id: '',
+      name,
+      key,
+      attempts: settlement.attempts,
+      detached: false,
+    };
+    if (settlement.kind === 'succeeded') {
+      await callHook(() => definition.onSuccess?.(settlement.response.clone(), input, info));
+      return settlement.response;
+    }
+    if (settlement.kind === 'failed')
+      await callHook(() => definition.onError?.(settlement.error, input, info));
+    throw settlement.error;
+  }
+
+  /** Records the outcome in the journal and tells the definition; returns or throws for a caller. */
+  async function conclude(
+    entry: JournalEntry,
+    definition: AnyDefinition,
+    input: unknown,
+    settlement: Settlement,
+    detached: boolean,
+  ): Promise<Response> {
+    const attempts = entry.attempts + settlement.attempts;
+    const info: OperationInfo = {
+      id: entry.id,
+      name: entry.name,
+      key: entry.key,
+      attempts,
+      detached,
+    };
+    if (settlement.kind === 'pending') {
+      const round = (rounds.get(entry.id) ?? 0) + 1;
+      rounds.set(entry.id, round);
+      const retryAt = settlement.retryAt ?? (background ? Date.now() + wait(round) : undefined);
+      await quietly('update', () =>
+        journal.update(entry.id, {
+          state: ENTRY_STATE.pending,
+          attempts,
+          nextAttemptAt: retryAt,
+          lastError: errorInfo(settlement.error),
+        }),
+      );
+      if (background && retryAt !== undefined && !closed) {
+        scheduler.schedule(entry.id, retryAt, settlement.retryAt !== undefined);
+      }
+      throw new OperationPendingError(
+        entry.id,
+        entry.name,
+        entry.key,
+        attempts,
+        background ? retryAt : undefined,
+        settlement.error,
+      );
+    }
+    const succeeded = settlement.kind === 'succeeded';
+    await settle(entry, succeeded ? ENTRY_STATE.succeeded : ENTRY_STATE.failed, {
+      attempts,
+      lastError: succeeded ? undefined : errorInfo(settlement.error),
+    });
+    if (settlement.kind === 'succeeded') {
+      const response = settlement.response;
+      await callHook(() =>
+        definition.onSuccess?.(detached ? response : response.clone(), input, info),
+      );
+      return response;
+    }
+    await callHook(() => definition.onError?.(settlement.error, input, info));
+    throw settlement.error;
+  }
+
+  /** Settled: removed from the journal, or kept `keepSettledMs` when the user asked. */
+  async function settle(entry: JournalEntry, state: 'succeeded' | 'failed', patch: JournalPatch) {
+    live.delete(entry.id);
+    rounds.delete(entry.id);
+    scheduler.cancel(entry.id);
+    // If this write is lost the record stays unsettled and a resume sends it again with the same
+    // key: the server replays its stored answer, so the effect still happens once.
+    if (keepSettledMs > 0) {
+      await quietly('update', () =>
+        journal.update(entry.id, { ...patch, state, nextAttemptAt: undefined }),
+      );
+    } else {
+      await quietly('delete', () => journal.delete(entry.id));
+    }
+  }
+
+  async function forget(entry: JournalEntry): Promise<void> {
+    live.delete(entry.id);
+    rounds.delete(entry.id);
+    scheduler.cancel(entry.id);
+    await quietly('delete', () => journal.delete(entry.id));
+  }
+
+  /** Sends a journaled operation again, with its journaled request and key. */
+  async function resend(entry: JournalEntry): Promise<Settlement> {
+    const memory = live.get(entry.id);
+    const restored = deserializeRequest(entry.request);
+    const headers = memory?.headers ?? restored.headers;
+    return track(entry.id, () =>
+      sendOperation(context, { ...restored, headers }, entry.key, undefined),
+    );
+  }
+
+  function track<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const running = task().finally(() => active.delete(id));
+    active.set(id, running);
+    return running;
+  }
+
+  async function isExpired(entry: JournalEntry): Promise<boolean> {
+    const expiresAt = entry.expiresAt ?? entry.createdAt + lifetime;
+    if (Date.now() < expiresAt) return false;
+    live.delete(entry.id);
+    rounds.delete(entry.id);
+    scheduler.cancel(entry.id);
+    const written = await quietly('update', () =>
+      journal.update(entry.id, { state: ENTRY_STATE.expired, nextAttemptAt: undefined }),
+    );
+    await callHook(() => options.onExpired?.(written ?? { ...entry, state: ENTRY_STATE.expired }));
+    return true;
+  }
+
+  async function retryInBackground(id: string): Promise<void> {
+    if (closed || active.has(id)) return;
+    const entry = await quietly('read', () => journal.get(id));
+    if (entry === undefined || !isUnsettled(entry.state)) return;
+    const definition = definitions.get(entry.name);
+    if (definition === undefined || (await isExpired(entry))) return;
+    const settlement = await resend(entry);
+    const input = live.get(id)?.input ?? entry.input;
+    await conclude(entry, definition, input, settlement, true).catch(() => {});
+  }
+
+  async function resumeNow(resumeOptions: ResumeOptions): Promise<ResumeSummary> {
+    const summary = {
+      locked: false,
+      resumed: 0,
+      succeeded: [] as ResumedOperation[],
+      failed: [] as ResumedOperation[],
+      pending: [] as ResumedOperation[],
+      expired: [] as ResumedOperation[],
+      unknown: [] as JournalEntry[],
+    };
+    const lock = await write('lock', () =>
+      journal.lock({ wait: resumeOptions.wait ?? false, signal: resumeOptions.signal }),
+    );
+    if (lock === undefined) return { ...summary, locked: true };
+    try {
+      const entries = await write('read', () => journal.list());
+      for (const entry of entries) {
+        if (closed) break;
+        const named = { id: entry.id, name: entry.name, key: entry.key };
+        if (!isUnsettled(entry.state)) {
+          await sweep(entry);
+          continue;
+        }
+        // This session's own operations are already in hand (running or scheduled).
+        if (active.has(entry.id) || scheduler.has(entry.id)) continue;
+        if (await isExpired(entry)) {
+          summary.expired.push(named);
+          continue;
+        }
+        const definition = definitions.get(entry.name);
+        if (definition === undefined) {
+          summary.unknown.push(entry);
+          await callHook(() => options.onUnknownOperation?.(entry));
+          continue;
+        }
+        if (entry.nextAttemptAt !== undefined && entry.nextAttemptAt > Date.now() && background) {
+          scheduler.schedule(entry.id, entry.nextAttemptAt, true);
+          summary.pending.push(named);
+          continue;
+        }
+        summary.resumed++;
+        const settlement = await resend(entry);
+        try {
+          const input = live.get(entry.id)?.input ?? entry.input;
+          await conclude(entry, definition, input, settlement, true);
+          summary.succeeded.push(named);
+        } catch (error) {
+          const failure = { ...named, error: error as Error };
+          if (settlement.kind === 'pending') summary.pending.push(failure);
+          else summary.failed.push(failure);
+        }
+      }
+    } finally {
+      await lock.release();
+    }
+    return summary;
+  }
+
+  /** Drops a settled record kept past `keepSettledMs`. Expired ones stay for the application. */
+  async function sweep(entry: JournalEntry): Promise<void> {
+    if (entry.state === ENTRY_STATE.expired) return;
+    if (entry.updatedAt + keepSettledMs > Date.now()) return;
+    await quietly('delete', () => journal.delete(entry.id));
+  }
+
+  function resume(resumeOptions: ResumeOptions = {}): Promise<ResumeSummary> {
+    if (closed) return Promise.reject(new ClientClosedError());
+    clearTimeout(autoResume);
+    autoResume = undefined;
+    resuming ??= resumeNow(resumeOptions).finally(() => {
+      resuming = undefined;
+    });
+    return resuming;
+  }
+
+  async function close(): Promise<void> {
+    closed = true;
+    clearTimeout(autoResume);
+    scheduler.close();
+    if (typeof events.addEventListener === 'function') {
+      globalThis.removeEventListener?.('online', onOnline);
+    }
+    await Promise.allSettled([...active.values()]);
+  }
+
+  // `resume: true` starts the pass on the next task, once the definitions registered right after
+  // createClient() are known; a `client.resume()` before then is that pass. A failure is reported.
+  if (options.resume) autoResume = setTimeout(() => void resume().catch(report), 0);
+
+  return { journal, operation, resume, close };
+}
+
+/** A journal call whose failure must stop the operation: any error becomes a `JournalError`. */
+async function write<T>(action: JournalAction, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isOncelyError(error)) throw error;
+    throw new JournalError(action, `The journal failed to ${action}`, { cause: error });
+  }
+}
+
+/**
+ * A journal write after the request was sent: its failure must not hide the outcome from the
+ * caller. The record then stays as it was, and a resume settles it with the same key.
+ */
+async function quietly<T>(action: JournalAction, call: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await write(action, call);
+  } catch (error) {
+    report(error);
+    return undefined;
+  }
+}
+
+/** Runs a user hook; its error is reported, never allowed to change the operation's outcome. */
+async function callHook(hook: () => unknown): Promise<void> {
+  try {
+    await hook();
+  } catch (error) {
+    report(error);
+  }
+}
+
+function report(error: unknown): void {
+  const global = globalThis as { reportError?: (error: unknown) => void };
+  if (typeof global.reportError === 'function') global.reportError(error);
+  else console.error(error);
+}
+
+function errorInfo(error: Error): JournalEntry['lastError'] {
+  const status = (error as { status?: unknown }).status;
+  const code = isOncelyError(error) ? error.code : error.name;
+  const info: NonNullable<JournalEntry['lastError']> = { code, message: error.message };
+  if (typeof status === 'number') info.status = status;
+  return info;
+}
+
+/** The input as the journal can keep it (a JSON round trip), or undefined when it cannot. */
+function jsonCopy(input: unknown): unknown {
+  if (input === undefined) return undefined;
+  try {
+    const text = JSON.stringify(input);
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A request description as sent without a journal: any body, secrets included. */
+function liveRequest(description: OperationRequest): Sendable {
+  const headers = new Headers(description.headers);
+  let body = description.body ?? undefined;
+  if (description.json !== undefined) {
+    body = JSON.stringify(description.json);
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+  }
+  const method = (description.method ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
+  return { url: String(description.url), method, headers, body };
+}
