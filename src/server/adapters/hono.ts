@@ -1,6 +1,6 @@
 /** `oncely/server/hono`: the idempotency helper as Hono 4 middleware. */
 import type { Context, MiddlewareHandler } from 'hono';
-import { captureStream } from '../core/capture-stream.ts';
+import { captureResponse } from '../core/capture-response.ts';
 import { createEngine } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
 import { pathOf, toResponse } from '../core/idempotency.ts';
@@ -26,9 +26,8 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
  * `tx` in transactional mode); it is unset when the request is not guarded.
  *
  * Body: read with `c.req.arrayBuffer()`, which Hono caches, so the handler's `c.req.json()` still
- * works. Response: read once and put back as bytes (not cloned). A streamed response
- * (`Transfer-Encoding: chunked`, as `streamText` sets, or `text/event-stream`) is passed through
- * while a copy is kept.
+ * works. Response: captured, not cloned (the core's `captureResponse`): a body that is all there
+ * is read once and sent from bytes, a body still being produced is streamed while a copy is kept.
  *
  * @example
  * ```ts
@@ -72,16 +71,7 @@ export function idempotency<Tx = unknown>(
           await claim.complete({ status, headers, body: EMPTY });
           return;
         }
-        if (isStreamed(headers)) {
-          replace(
-            c,
-            new Response(res.body.pipeThrough(captureStream(claim, status, headers)), res),
-          );
-          return;
-        }
-        const body = new Uint8Array(await res.arrayBuffer());
-        await claim.complete({ status, headers, body });
-        replace(c, new Response(body, res));
+        replace(c, await captureResponse(claim, res));
         return;
       }
       case 'transact': {
@@ -123,11 +113,6 @@ interface Held {
   headers: Headers;
   body: Uint8Array;
   res: Response;
-}
-
-function isStreamed(headers: Headers): boolean {
-  if (headers.get('transfer-encoding') === 'chunked') return true;
-  return headers.get('content-type')?.startsWith('text/event-stream') === true;
 }
 
 // Hono merges the previous response's headers into one assigned over it, at the cost of another

@@ -248,7 +248,9 @@ export function testAdapter(name: string, makeServer: MakeServer): void {
       const t = await start(makeServer);
       const response = await t.send(key);
       expect(response.status).toBe(400);
-      expect(await problemOf(response)).toMatchObject({ type: `${PROBLEMS}idempotency-key-invalid` });
+      expect(await problemOf(response)).toMatchObject({
+        type: `${PROBLEMS}idempotency-key-invalid`,
+      });
       expect(t.runs).toBe(0);
     });
 

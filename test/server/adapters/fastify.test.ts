@@ -21,7 +21,7 @@ function route(fixture: Fixture) {
   };
 }
 
-function app(fixture: Fixture) {
+function app() {
   const instance = Fastify();
   // Binary bodies reach the handler as a Buffer; JSON is parsed by Fastify itself.
   instance.addContentTypeParser(
@@ -46,14 +46,14 @@ function options(fixture: Fixture) {
 }
 
 testAdapter('fastify (plugin)', async (fixture) => {
-  const instance = app(fixture);
+  const instance = app();
   await instance.register(idempotency(options(fixture)));
   instance.route({ method: ['GET', 'POST', 'PUT'], url: '/charges', handler: route(fixture) });
   return listen(instance);
 });
 
 testAdapter('fastify (route hooks)', async (fixture) => {
-  const instance = app(fixture);
+  const instance = app();
   instance.route({
     method: ['GET', 'POST', 'PUT'],
     url: '/charges',
