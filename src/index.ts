@@ -1,5 +1,18 @@
 /** oncely: the client. Retry anything, perform it once. */
 export * from './client/index.ts';
+export * from './client/operations/index.ts';
+export {
+  ENTRY_STATE,
+  type EntryState,
+  type Journal,
+  type JournalEntry,
+  JournalError,
+  type JournalLock,
+  type LockOptions,
+  type MemoryJournalOptions,
+  memoryJournal,
+  NotPersistableError,
+} from './journal/index.ts';
 export * from './key/index.ts';
 export { formatKeyHeader, KEY_HEADER, type KeyFormat, REPLAYED_HEADER } from './protocol.ts';
 export {

@@ -2,6 +2,7 @@ import { RetryBudget } from '../retry/budget.ts';
 import { DEFAULT_POLICY, resolvePolicy } from '../retry/policy.ts';
 import { runAttempts } from './attempt-loop.ts';
 import { RetryAfterTooLongError } from './errors/retry-after-too-long-error.ts';
+import { createOperations, type Operations } from './operations/create-operations.ts';
 import type { ClientOptions, RequestOptions } from './options.ts';
 import { prepareRequest, type RequestDefaults } from './prepare-request.ts';
 import type { FetchFunction } from './transport.ts';
@@ -9,8 +10,8 @@ import type { FetchFunction } from './transport.ts';
 /** Options of the method shortcuts: everything but the method. */
 export type MethodOptions = Omit<RequestOptions, 'method'>;
 
-/** A retrying fetch that sends one idempotency key per logical call. */
-export interface Client {
+/** A retrying fetch that sends one idempotency key per logical call, and durable operations. */
+export interface Client extends Operations {
   /** fetch's signature, plus `idempotencyKey`, `json`, `timeout`, `totalTimeout` and `retry`. */
   fetch(input: string | URL | Request, options?: RequestOptions): Promise<Response>;
   get(url: string | URL, options?: MethodOptions): Promise<Response>;
@@ -43,7 +44,7 @@ export function createClient(options: ClientOptions = {}): Client {
         : new RetryBudget(options.budget);
   const defaults: RequestDefaults = {
     baseUrl: options.baseUrl,
-    headers: options.headers,
+    headers: typeof options.headers === 'function' ? undefined : options.headers,
     keyFormat: options.keyFormat ?? 'token',
     keyVersion: options.keyVersion ?? 'v4',
   };
@@ -52,7 +53,13 @@ export function createClient(options: ClientOptions = {}): Client {
   const throwHttpErrors = options.throwHttpErrors ?? true;
 
   async function send(input: string | URL | Request, init: RequestOptions = {}) {
-    const prepared = await prepareRequest(input, init, defaults);
+    const prepared = await prepareRequest(
+      input,
+      init,
+      typeof options.headers === 'function'
+        ? { ...defaults, headers: await options.headers() }
+        : defaults,
+    );
     const outcome = await runAttempts({
       key: prepared.key,
       method: prepared.method,
@@ -77,7 +84,22 @@ export function createClient(options: ClientOptions = {}): Client {
   const shortcut = (method: string) => (url: string | URL, init?: MethodOptions) =>
     send(url, { ...init, method });
 
+  const operations = createOperations(
+    {
+      ...defaults,
+      headers: options.headers,
+      fetch: options.fetch,
+      policy,
+      budget,
+      timeout,
+      totalTimeout,
+      hooks: options.hooks,
+    },
+    options,
+  );
+
   return {
+    ...operations,
     fetch: send,
     get: shortcut('GET'),
     post: shortcut('POST'),

@@ -2,10 +2,11 @@ import type { KeyFormat } from '../protocol.ts';
 import type { RetryBudget, RetryBudgetOptions } from '../retry/budget.ts';
 import type { RetryInput } from '../retry/policy.ts';
 import type { ClientHooks } from './events.ts';
+import type { HeadersSource, OperationsOptions } from './operations/options.ts';
 import type { FetchFunction } from './transport.ts';
 
 /** Options of {@link createClient}. */
-export interface ClientOptions {
+export interface ClientOptions extends OperationsOptions {
   /**
    * Base against which relative URLs are resolved (WHATWG URL rules: `new URL(input, baseUrl)`).
    * @example 'https://api.example.com/v1/'
@@ -47,8 +48,12 @@ export interface ClientOptions {
    * @default a new RetryBudget() (500 tokens, 5 a retry, 10 a timeout retry)
    */
   budget?: RetryBudget | RetryBudgetOptions | false;
-  /** Headers sent with every request; a call's own headers win. */
-  headers?: HeadersInit;
+  /**
+   * Headers sent with every request; a call's own headers win. A function is called at send time,
+   * so credentials never need to be journaled: a resumed operation sends the current token.
+   * @example `headers: async () => ({ Authorization: 'Bearer ' + (await session.token()) })`
+   */
+  headers?: HeadersSource;
   /**
    * Throw `HttpError` (or a subclass) for a non-2xx response once retrying is over. With `false`
    * the last response is returned instead.
