@@ -3,20 +3,23 @@
  * host name and start time. A lock whose process is gone (same host, pid not alive) is stale and
  * taken over; a lock from another host cannot be judged and counts as held.
  */
-import { randomUUID } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { JournalLockedError, type LockHolder } from './journal-locked-error.ts';
 
 // A holder that crashed between creating the file and writing its pid leaves it empty; after this
 // long such a file is taken for stale.
 const EMPTY_LOCK_GRACE_MS = 5_000;
+// A takeover guard is held for a few milliseconds; one older than this was left by a dead process.
+const GUARD_STALE_MS = 2_000;
+// Rounds of create, judge, take over before giving up (contention on a stale lock).
+const ROUNDS = 200;
 
 /** Takes the lock at `lockPath`. @returns a function that releases it. */
 export async function acquireLockFile(lockPath: string): Promise<() => Promise<void>> {
   const me: LockHolder = { pid: process.pid, hostname: hostname(), since: Date.now() };
   const text = JSON.stringify(me);
-  for (let round = 0; round < 5; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
     try {
       const handle = await open(lockPath, 'wx', 0o600);
       try {
@@ -34,7 +37,7 @@ export async function acquireLockFile(lockPath: string): Promise<() => Promise<v
     if (!(await isStale(lockPath, seen))) {
       throw new JournalLockedError(lockPath, typeof seen === 'string' ? undefined : seen);
     }
-    await takeAway(lockPath, seen);
+    await takeOver(lockPath, seen);
   }
   throw new JournalLockedError(lockPath, undefined);
 }
@@ -83,23 +86,33 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Moves a stale lock aside. Two processes may judge the same lock stale at once; the rename is
- * atomic, and if what was moved turns out to be a fresh lock another process just took, it is put
- * back (with `link`, which never overwrites) so that holder keeps it.
+ * Removes a stale lock, under a short-lived guard file (`<lock>.takeover`, O_EXCL) so that two
+ * processes judging the same lock stale at once cannot remove a fresh lock one of them just took:
+ * only the guard's holder removes the lock, and only after reading it again under the guard.
  */
-async function takeAway(lockPath: string, seen: LockHolder | 'unreadable'): Promise<void> {
-  const aside = `${lockPath}.stale-${randomUUID()}`;
+async function takeOver(lockPath: string, seen: LockHolder | 'unreadable'): Promise<void> {
+  const guard = `${lockPath}.takeover`;
+  let handle: FileHandle;
   try {
-    await rename(lockPath, aside);
+    handle = await open(guard, 'wx', 0o600);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another process is taking over; a guard this old belongs to one that died doing so.
+    const info = await stat(guard).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > GUARD_STALE_MS) await unlink(guard).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 20));
+    return;
   }
-  const moved = await readHolder(aside);
-  const same =
-    typeof moved === 'string' || typeof seen === 'string'
-      ? moved === seen
-      : moved.pid === seen.pid && moved.since === seen.since;
-  if (!same) await link(aside, lockPath).catch(() => {});
-  await unlink(aside).catch(() => {});
+  try {
+    const now = await readHolder(lockPath);
+    if (now === 'gone') return;
+    const same =
+      typeof now === 'string' || typeof seen === 'string'
+        ? now === seen
+        : now.pid === seen.pid && now.since === seen.since;
+    if (same && (await isStale(lockPath, now))) await unlink(lockPath).catch(() => {});
+  } finally {
+    await handle.close();
+    await unlink(guard).catch(() => {});
+  }
 }

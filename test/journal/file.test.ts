@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -284,6 +284,29 @@ describe('fileJournal across processes', () => {
       kill(third.child);
     }
     await third.exited;
+  });
+
+  it('lets exactly one of several processes racing for a stale lock take it over', async () => {
+    const path = freshPath();
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => dead.on('exit', resolve));
+    const stale = { pid: dead.pid, hostname: hostname(), since: Date.now() - 60_000 };
+    await writeFile(`${path}.lock`, JSON.stringify(stale));
+    const racers = Array.from({ length: 4 }, () => startChild('hold', path));
+    try {
+      const first = await Promise.all(racers.map((racer) => nextLine(racer.lines)));
+      const winners = first.filter((line) => line === 'open');
+      expect(winners, racers.map((racer) => racer.stderr()).join('\n')).toHaveLength(1);
+      const winner = racers[first.indexOf('open')];
+      for (const line of first.filter((l) => l !== 'open')) {
+        // A loser saw either the winner's lock or the winner still writing its lock file.
+        expect([`locked ${winner?.child.pid}`, 'locked undefined']).toContain(line);
+      }
+      expect(JSON.parse(await readFile(`${path}.lock`, 'utf8')).pid).toBe(winner?.child.pid);
+    } finally {
+      for (const racer of racers) kill(racer.child);
+    }
+    await Promise.all(racers.map((racer) => racer.exited));
   });
 
   it('releases its lock file on close, so the next process opens at once', async () => {
