@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type {
   CompletedRecord,
   InFlightRecord,
   Store,
   StoredResponse,
+  StoreRecord,
 } from '../../../src/server/stores/store.ts';
 
 /** Builds the store under test; called once per suite, closed after it. */
@@ -400,6 +402,102 @@ export function testStore(name: string, factory: StoreFactory): void {
         );
         expect(results.every((result) => result === undefined)).toBe(true);
         for (const [i, id] of ids.entries()) expect(await store.get(id)).toEqual(records[i]);
+      });
+    });
+
+    describe('against a reference model', () => {
+      it('agrees with it on random sequences of operations', async () => {
+        const time = Date.now();
+        const owner = fc.constantFrom('o1', 'o2', 'o3');
+        const lease = fc.constantFrom(time - 1_000, time + 1_000, time + 2_000);
+        // Mostly live records; some already expired, which every method must treat as absent.
+        const expires = fc.constantFrom(time + HOUR, time + HOUR, time + HOUR, time - 1);
+        const id = fc.constantFrom('a', 'b', 'c');
+        const fresh = fc
+          .record({ owner, leaseUntil: lease, expiresAt: expires })
+          .map((r) => inFlight({ ...r, fingerprint: 'fp' }));
+        const done = fc
+          .record({ body: fc.uint8Array({ maxLength: 8 }), expiresAt: expires })
+          .map(({ body, expiresAt }) =>
+            completed({
+              fingerprint: 'fp',
+              completedAt: time,
+              expiresAt,
+              response: { status: 200, headers: [['x', 'y']], body },
+            }),
+          );
+        const operation = fc.oneof(
+          fc.record({ op: fc.constant('claim' as const), id, record: fresh }),
+          fc.record({
+            op: fc.constant('takeOver' as const),
+            id,
+            expected: fc.record({ owner, leaseUntil: lease }),
+            record: fresh,
+          }),
+          fc.record({ op: fc.constant('renew' as const), id, owner, leaseUntil: lease }),
+          fc.record({ op: fc.constant('complete' as const), id, owner, record: done }),
+          fc.record({ op: fc.constant('release' as const), id, owner }),
+          fc.record({ op: fc.constant('get' as const), id }),
+        );
+
+        await fc.assert(
+          fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 25 }), async (ops) => {
+            const space = newId('model');
+            const model = new Map<string, StoreRecord>();
+            const live = (key: string) => {
+              const record = model.get(key);
+              return record !== undefined && record.expiresAt > Date.now() ? record : undefined;
+            };
+            const held = (key: string, by: string) => {
+              const record = live(key);
+              return record?.state === 'in-flight' && record.owner === by ? record : undefined;
+            };
+            const plain = (record: StoreRecord | undefined) =>
+              record?.state === 'completed'
+                ? { ...record, response: { ...record.response, body: bytes(record.response.body) } }
+                : record;
+            for (const step of ops) {
+              const key = space + step.id;
+              switch (step.op) {
+                case 'claim': {
+                  const expected = live(key);
+                  if (expected === undefined) model.set(key, step.record);
+                  expect(plain(await store.claim(key, step.record))).toEqual(plain(expected));
+                  break;
+                }
+                case 'takeOver': {
+                  const current = held(key, step.expected.owner);
+                  const ok = current?.leaseUntil === step.expected.leaseUntil;
+                  if (ok) model.set(key, step.record);
+                  expect(await store.takeOver(key, step.expected, step.record)).toBe(ok);
+                  break;
+                }
+                case 'renew': {
+                  const current = held(key, step.owner);
+                  if (current) model.set(key, { ...current, leaseUntil: step.leaseUntil });
+                  expect(await store.renew(key, step.owner, step.leaseUntil)).toBe(!!current);
+                  break;
+                }
+                case 'complete': {
+                  const current = held(key, step.owner);
+                  if (current) model.set(key, step.record);
+                  expect(await store.complete(key, step.owner, step.record)).toBe(!!current);
+                  break;
+                }
+                case 'release': {
+                  const current = held(key, step.owner);
+                  if (current) model.delete(key);
+                  expect(await store.release(key, step.owner)).toBe(!!current);
+                  break;
+                }
+                case 'get':
+                  expect(plain(await store.get(key))).toEqual(plain(live(key)));
+                  break;
+              }
+            }
+          }),
+          { numRuns: 40 },
+        );
       });
     });
 
