@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TestServer } from './behaviour.ts';
+import { serve } from '@hono/node-server';
+import type { Reply, TestServer } from './behaviour.ts';
 
 /** Listens on 127.0.0.1 with a free port; `close` also drops keep-alive connections. */
 export function listen(server: Server): Promise<TestServer> {
@@ -24,4 +25,36 @@ export async function textOf(stream: AsyncIterable<Buffer>): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk);
   return Buffer.concat(chunks).toString('latin1');
+}
+
+/** A web Response for a reply, its body a stream written chunk by chunk as a handler would. */
+export function response(reply: Reply): Response {
+  const headers = new Headers();
+  for (const [name, value] of reply.headers) headers.append(name, value);
+  const chunks = reply.chunks;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+  return new Response(body, { status: reply.status, headers });
+}
+
+/** Serves a fetch handler with @hono/node-server on 127.0.0.1 with a free port. */
+export async function serveFetch(
+  fetch: (request: Request) => Response | Promise<Response>,
+): Promise<TestServer> {
+  let server!: ReturnType<typeof serve>;
+  const port = await new Promise<number>((resolve) => {
+    server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        (server as unknown as { closeAllConnections(): void }).closeAllConnections();
+      }),
+  };
 }
