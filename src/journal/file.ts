@@ -383,6 +383,8 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       // The lock file taken at open already keeps other processes out; inside this process one
       // resume at a time.
       await ready('lock');
+      // A read-only journal took no lock file: it cannot keep other processes out.
+      writable('lock');
       return local(lockOptions);
     })(localLock()),
     compact() {

@@ -210,8 +210,10 @@ describe('fileJournal writes', () => {
     await writer.open();
     const reader = fileJournal(path, { readOnly: true });
     expect((await reader.list()).map((e) => e.id)).toEqual(entries.map((e) => e.id));
-    const error = await reader.put(makeEntry()).catch((e: unknown) => e);
-    expect(isOncelyError(error, 'JOURNAL_FAILED')).toBe(true);
+    for (const attempt of [() => reader.put(makeEntry()), () => reader.lock()]) {
+      const error = await attempt().catch((e: unknown) => e);
+      expect(isOncelyError(error, 'JOURNAL_FAILED')).toBe(true);
+    }
     await reader.close();
     await writer.close();
   });
