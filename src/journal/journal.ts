@@ -170,7 +170,15 @@ export interface Journal {
   close(): Promise<void>;
 }
 
-/** Runs `fn` while holding `journal`'s lock. @returns `fn`'s result, or `undefined` when the lock was held elsewhere and `wait` is false. */
+/**
+ * Runs `fn` while holding `journal`'s lock, and releases it however `fn` ends.
+ * @returns `fn`'s result, or `undefined` when the lock was held elsewhere and `wait` is false.
+ * @example
+ * ```ts
+ * const resumed = await withJournalLock(journal, () => resumeAll(journal));
+ * if (resumed === undefined) console.log('another tab or process is resuming');
+ * ```
+ */
 export async function withJournalLock<T>(
   journal: Journal,
   fn: () => Promise<T>,
