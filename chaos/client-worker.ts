@@ -1,0 +1,116 @@
+/**
+ * A client process of the chaos suite, forked by the orchestrator with an IPC channel. It runs its
+ * batch of operations as named durable operations on a file journal; when an earlier process on
+ * that journal was killed, it first resumes what the journal holds, then runs the operations the
+ * journal never saw. Every operation is retried until it succeeds: none may be lost.
+ */
+import { createClient, keyFrom, newKey } from '../src/index.ts';
+import { fileJournal } from '../src/node.ts';
+import type { OperationSpec, WorkerMessage, WorkerStart } from './messages.ts';
+
+const send = (message: WorkerMessage) => process.send?.(message);
+const start = await new Promise<WorkerStart>((resolve) => process.once('message', resolve));
+
+let retries = 0;
+let replays = 0;
+const done = new Set<string>();
+let finish: () => void = () => {};
+const allDone = new Promise<void>((resolve) => {
+  finish = resolve;
+});
+function settle(op: string, resumed: boolean) {
+  if (done.has(op)) return;
+  done.add(op);
+  send({ type: 'done', op, resumed });
+  if (done.size === start.operations.length) finish();
+}
+
+const journal = fileJournal(start.journalPath);
+const client = createClient({
+  baseUrl: start.baseUrl,
+  journal,
+  // Settled operations stay in the journal, so the process that resumes after a kill can tell an
+  // operation that already succeeded from one that was never journaled (and so never sent).
+  keepSettledMs: 3_600_000,
+  backgroundRetry: { base: 100, cap: 1_000 },
+  timeout: start.timeoutMs,
+  totalTimeout: false,
+  budget: false,
+  // Short backoffs keep a 10,000-operation run within minutes; Retry-After is still honoured.
+  retry: { attempts: 8, backoffBase: 25, backoffCap: 400, maxRetryAfter: 5_000 },
+  hooks: {
+    retry: () => {
+      retries++;
+    },
+    replay: () => {
+      replays++;
+    },
+  },
+});
+
+// Until durable operations land in the client, plain keyed posts (no resume: no client kills).
+if (typeof (client as { operation?: unknown }).operation !== 'function') {
+  send({ type: 'ready', durable: false, resumable: 0 });
+  const queue = [...start.operations];
+  const runner = async () => {
+    for (let spec = queue.shift(); spec !== undefined; spec = queue.shift()) {
+      send({ type: 'sent', op: spec.op });
+      const key = spec.derived ? keyFrom('chaos-effect', spec.op) : newKey();
+      for (;;) {
+        try {
+          await client.post('effects', { json: { op: spec.op }, idempotencyKey: key });
+          break;
+        } catch {
+          // Out of attempts: the application tries again with the same key.
+        }
+      }
+      settle(spec.op, false);
+    }
+  };
+  await Promise.all(Array.from({ length: start.concurrency }, runner));
+  send({ type: 'end', retries, replays });
+  process.disconnect();
+  process.exit(0);
+}
+
+const inputs = new Map(start.operations.map((spec) => [spec.op, spec]));
+const define = (name: string, derived: boolean) =>
+  client.operation(name, {
+    request: (input: OperationSpec) => ({ url: 'effects', method: 'POST', json: { op: input.op } }),
+    ...(derived ? { key: (input: OperationSpec) => keyFrom('chaos-effect', input.op) } : {}),
+    onSuccess: (_response, input, info) => settle(input.op, info.detached),
+  });
+const operations = {
+  derived: define('effect-derived', true),
+  random: define('effect-random', false),
+};
+
+await journal.open();
+const journaled = new Set<string>();
+for (const entry of await journal.list()) {
+  const op = (entry.input as OperationSpec | undefined)?.op;
+  if (op === undefined || !inputs.has(op)) continue;
+  journaled.add(op);
+  if (entry.state === 'succeeded') settle(op, true);
+}
+send({ type: 'ready', durable: true, resumable: journaled.size - done.size });
+// Unsettled operations of a killed process go again with their journaled key; onSuccess reports them.
+if (journaled.size > done.size) await client.resume();
+
+const queue = start.operations.filter((spec) => !journaled.has(spec.op));
+async function runner() {
+  for (let spec = queue.shift(); spec !== undefined; spec = queue.shift()) {
+    send({ type: 'sent', op: spec.op });
+    const operation = spec.derived ? operations.derived : operations.random;
+    try {
+      await operation.run(spec);
+    } catch {
+      // OperationPendingError: it goes on in the background and onSuccess reports it.
+    }
+  }
+}
+await Promise.all(Array.from({ length: start.concurrency }, runner));
+if (start.operations.length > 0) await allDone;
+send({ type: 'end', retries, replays });
+await journal.close();
+process.disconnect();

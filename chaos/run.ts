@@ -1,0 +1,313 @@
+/**
+ * One chaos run against one store: server processes behind the fault-injecting proxy, client
+ * processes that are killed and resumed, and at the end the ledger checked operation by operation.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { emptyFaultCounts, type FaultKind, seededRandom } from './faults.ts';
+import { type ChaosStore, type LedgerTarget, prepareLedger, readLedger } from './ledger.ts';
+import type { OperationSpec, WorkerMessage, WorkerStart } from './messages.ts';
+import { startChaosProxy } from './proxy.ts';
+import { startFleet } from './servers.ts';
+
+const WORKER = fileURLToPath(new URL('./client-worker.ts', import.meta.url));
+
+export interface ChaosOptions {
+  store: ChaosStore;
+  /** The Redis or PostgreSQL URL; SQLite runs in a temporary directory. */
+  url?: string;
+  /** Logical operations. */
+  ops: number;
+  /** Probability that an attempt meets a proxy fault, and that a client process is killed. */
+  faultRate: number;
+  /** Operations in flight at once, over all client processes. */
+  concurrency: number;
+  seed: number;
+  /** Client processes running at once. @default 4 */
+  workers?: number;
+  /** Operations per client process (a killed one is resumed by the next). @default ops / 40, 25 to 250 */
+  batchSize?: number;
+  /** Lease of the server helper: a killed server's key is taken over after it. @default 1_000 */
+  leaseMs?: number;
+  /** Attempt timeout of the clients; the proxy's hang outlasts it. @default 1_000 */
+  timeoutMs?: number;
+  /** Shortest time between two server kills, in ms. @default 1_500 */
+  serverKillSpacingMs?: number;
+  /** Relative weights of the proxy faults. */
+  weights?: Partial<Record<FaultKind, number>>;
+  /** Called as operations finish. */
+  onProgress?: (progress: ChaosProgress) => void;
+  /** Gives up (and fails) after this long. @default 600_000 */
+  deadlineMs?: number;
+}
+
+export interface ChaosProgress {
+  done: number;
+  ops: number;
+  retries: number;
+  replays: number;
+  faults: number;
+}
+
+export interface ChaosResult {
+  store: ChaosStore;
+  servers: number;
+  ops: number;
+  attempts: number;
+  faults: Record<FaultKind, number>;
+  effects: number;
+  /** Operations with more than one effect on the ledger. */
+  duplicates: number;
+  /** Operations with no effect once every client finished and resumed. */
+  lost: number;
+  /** Operations whose attempts did not all carry one key. */
+  changedKeys: number;
+  retries: number;
+  replays: number;
+  /** 409 answers seen (concurrent duplicates, retries during a lease). */
+  conflicts: number;
+  /** Operations finished by `resume()` in a fresh process after a client kill. */
+  resumed: number;
+  serverRestarts: number;
+  durationMs: number;
+  /** Answers the proxy forwarded, by status (`gone`: the client had hung up). */
+  answers: Record<string, number>;
+  /** Attempts answered 502 while no server was reachable. */
+  badGateway: number;
+  /** False when the client lacked durable operations, so no client was killed. */
+  durable: boolean;
+}
+
+/** Runs the chaos suite once against `options.store`. */
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const started = Date.now();
+  const random = seededRandom(options.seed);
+  const dir = await mkdtemp(join(tmpdir(), 'oncely-chaos-'));
+  const namespace = `chaos_${options.store}_${started.toString(36)}_${Math.floor(random() * 1e6)}`;
+  const target: LedgerTarget = {
+    store: options.store,
+    target: options.store === 'sqlite' ? join(dir, 'store.db') : requireUrl(options),
+    namespace,
+  };
+  await prepareLedger(target);
+  const fleet = await startFleet({
+    ...target,
+    size: options.store === 'sqlite' ? 1 : 2,
+    leaseMs: options.leaseMs ?? 1_000,
+    attemptsPrefix: join(dir, 'attempts'),
+  });
+  let killsInjected = 0;
+  let killsMissed = 0;
+  const spacing = options.serverKillSpacingMs ?? 1_500;
+  const proxy = await startChaosProxy({
+    upstreams: fleet.ports,
+    faultRate: options.faultRate,
+    random,
+    weights: options.weights,
+    mayKillServer: () =>
+      !fleet.restarting &&
+      killsInjected - killsMissed <= fleet.restarts &&
+      Date.now() - fleet.lastRestartAt >= spacing,
+    onServerKill: () => {
+      killsInjected++;
+    },
+    onServerKillMissed: () => {
+      killsMissed++;
+    },
+  });
+
+  const faults = emptyFaultCounts();
+  let resumed = 0;
+  let durable = true;
+  const done = new Set<string>();
+  const sent = new Set<string>();
+  const report = () =>
+    options.onProgress?.({
+      done: done.size,
+      ops: options.ops,
+      retries: Math.max(0, proxy.stats.attempts - sent.size),
+      replays: proxy.stats.replays,
+      faults: Object.values(proxy.stats.faults).reduce((a, b) => a + b, 0) + faults['client-kill'],
+    });
+  const ticker = setInterval(report, 250);
+
+  const specs: OperationSpec[] = Array.from({ length: options.ops }, (_, n) => ({
+    op: `op-${n}`,
+    derived: n % 2 === 0,
+  }));
+  const batchSize = options.batchSize ?? Math.min(250, Math.max(25, Math.ceil(options.ops / 40)));
+  const batches: OperationSpec[][] = [];
+  for (let n = 0; n < specs.length; n += batchSize) batches.push(specs.slice(n, n + batchSize));
+  const workers = Math.min(options.workers ?? 4, batches.length);
+  const perWorker = Math.max(1, Math.floor(options.concurrency / workers));
+
+  // One batch: a client process, killed at a random point with probability faultRate; then a
+  // fresh process on the same journal resumes and finishes it.
+  async function runBatch(batch: OperationSpec[], index: number) {
+    const start: WorkerStart = {
+      baseUrl: `http://127.0.0.1:${proxy.port}/`,
+      journalPath: join(dir, `client-${index}.journal`),
+      operations: batch,
+      concurrency: perWorker,
+      timeoutMs: options.timeoutMs ?? 1_000,
+    };
+    const killAfter = random() < options.faultRate ? 1 + Math.floor(random() * batch.length) : 0;
+    let killed = false;
+    for (let life = 0; ; life++) {
+      const outcome = await runWorker(
+        start,
+        life === 0 && killAfter > 0 ? killAfter : 0,
+        random() * 20,
+        {
+          onSent: (op) => sent.add(op),
+          onDone: (op, wasResumed) => {
+            if (!done.has(op) && wasResumed && life > 0) resumed++;
+            done.add(op);
+          },
+        },
+      );
+      if (!outcome.durable) durable = false;
+      if (outcome.killed) {
+        killed = true;
+        faults['client-kill']++;
+        continue;
+      }
+      if (!outcome.ended) throw new Error(`client process for batch ${index} failed`);
+      return killed;
+    }
+  }
+
+  let nextBatch = 0;
+  const deadline = setTimeout(() => {
+    deadlineHit = true;
+  }, options.deadlineMs ?? 600_000);
+  let deadlineHit = false;
+  try {
+    await Promise.all(
+      Array.from({ length: workers }, async () => {
+        while (nextBatch < batches.length && !deadlineHit) {
+          const index = nextBatch++;
+          await runBatch(batches[index] as OperationSpec[], index);
+        }
+      }),
+    );
+  } finally {
+    clearTimeout(deadline);
+    clearInterval(ticker);
+    report();
+    await proxy.close();
+    await fleet.stop();
+  }
+
+  const effects = await readLedger(target);
+  const keys = new Map<string, Set<string>>();
+  for (const [op, seen] of proxy.stats.keys) keys.set(op, new Set(seen));
+  for (const log of fleet.attemptLogs) {
+    const text = await readFile(log, 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      const [op, key] = line.split('\t');
+      if (!op || key === undefined) continue;
+      const set = keys.get(op) ?? new Set<string>();
+      set.add(key);
+      keys.set(op, set);
+    }
+  }
+  let duplicates = 0;
+  let lost = 0;
+  let total = 0;
+  for (const spec of specs) {
+    const count = effects.get(spec.op) ?? 0;
+    total += count;
+    if (count > 1) duplicates++;
+    if (count === 0) lost++;
+  }
+  const changedKeys = [...keys.values()].filter((set) => set.size > 1).length;
+  for (const [kind, count] of Object.entries(proxy.stats.faults))
+    faults[kind as FaultKind] += count;
+  await rm(dir, { recursive: true, force: true });
+  if (deadlineHit) throw new Error(`chaos run on ${options.store} passed its deadline`);
+  return {
+    store: options.store,
+    servers: fleet.ports.length,
+    ops: options.ops,
+    attempts: proxy.stats.attempts,
+    faults,
+    effects: total,
+    duplicates,
+    lost,
+    changedKeys,
+    // Every attempt after an operation's first is a retry, in the session or after a resume.
+    retries: proxy.stats.attempts - options.ops,
+    replays: proxy.stats.replays,
+    conflicts: proxy.stats.conflicts,
+    resumed,
+    serverRestarts: fleet.restarts,
+    durationMs: Date.now() - started,
+    answers: proxy.stats.answers,
+    badGateway: proxy.stats.badGateway,
+    durable,
+  };
+}
+
+function requireUrl(options: ChaosOptions): string {
+  if (!options.url) throw new Error(`the ${options.store} store needs a URL`);
+  return options.url;
+}
+
+interface WorkerOutcome {
+  killed: boolean;
+  ended: boolean;
+  durable: boolean;
+  retries: number;
+  replays: number;
+}
+
+/** Runs one client process; with `killAfter` > 0 it is SIGKILLed once that many operations were sent. */
+function runWorker(
+  start: WorkerStart,
+  killAfter: number,
+  killDelayMs: number,
+  events: { onSent: (op: string) => void; onDone: (op: string, resumed: boolean) => void },
+): Promise<WorkerOutcome> {
+  return new Promise((resolve) => {
+    const child: ChildProcess = fork(WORKER, [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const outcome: WorkerOutcome = {
+      killed: false,
+      ended: false,
+      durable: true,
+      retries: 0,
+      replays: 0,
+    };
+    let sent = 0;
+    child.on('message', (message: WorkerMessage) => {
+      if (message.type === 'ready') {
+        outcome.durable = message.durable;
+      } else if (message.type === 'sent') {
+        sent++;
+        events.onSent(message.op);
+        // Without durable operations nothing could be resumed: such a process is never killed.
+        if (killAfter > 0 && sent === killAfter && outcome.durable) {
+          // Let the operation get under way (journaled, maybe sent) before the kill.
+          setTimeout(() => {
+            if (outcome.ended || child.exitCode !== null) return;
+            outcome.killed = true;
+            child.kill('SIGKILL');
+          }, killDelayMs);
+        }
+      } else if (message.type === 'done') {
+        events.onDone(message.op, message.resumed);
+      } else if (message.type === 'end') {
+        outcome.ended = true;
+        outcome.retries = message.retries;
+        outcome.replays = message.replays;
+      }
+    });
+    child.once('exit', () => resolve(outcome));
+    child.send(start);
+  });
+}

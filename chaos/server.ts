@@ -1,0 +1,96 @@
+/**
+ * One server process of the chaos suite: `POST /effects` behind `idempotency()`, whose handler
+ * writes one row to the ledger per run. Run with Node 24: `node chaos/server.ts`, configured by
+ *   CHAOS_STORE      sqlite | redis | postgres (PostgreSQL runs the transactional mode)
+ *   CHAOS_TARGET     the SQLite file, or the Redis or PostgreSQL URL
+ *   CHAOS_NAMESPACE  Redis key prefix or SQL table prefix
+ *   CHAOS_PORT       port to listen on (kept across restarts, so the proxy finds it again)
+ *   CHAOS_LEASE_MS   the lease (short, so a retry takes over a killed server's key soon)
+ *   CHAOS_ATTEMPTS   file to which every attempt's operation id and key are appended
+ * It prints `{"port":N}` once listening. A request with `x-chaos-kill: 1` kills the process with
+ * SIGKILL in the middle of the handler.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { serve } from '@hono/node-server';
+import pg from 'pg';
+import { createClient } from 'redis';
+import { idempotency, KEY_HEADER, type Store } from '../src/server/index.ts';
+import { postgresStore } from '../src/server/stores/postgres.ts';
+import { redisStore } from '../src/server/stores/redis.ts';
+import { sqliteStore } from '../src/server/stores/sqlite.ts';
+import { type ChaosStore, type LedgerTarget, openLedger } from './ledger.ts';
+import { KILL_HEADER, operationOf } from './proxy.ts';
+
+const env = (name: string) => {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new Error(`${name} is not set`);
+  return value;
+};
+const target: LedgerTarget = {
+  store: env('CHAOS_STORE') as ChaosStore,
+  target: env('CHAOS_TARGET'),
+  namespace: env('CHAOS_NAMESPACE'),
+};
+const attemptsLog = env('CHAOS_ATTEMPTS');
+const cleanups: (() => unknown)[] = [];
+
+let store: Store;
+if (target.store === 'sqlite') {
+  store = sqliteStore({ path: target.target, table: `${target.namespace}_records` });
+} else if (target.store === 'postgres') {
+  const pool = new pg.Pool({ connectionString: target.target, max: 20 });
+  cleanups.push(() => pool.end());
+  store = postgresStore(pool, { table: `${target.namespace}_records` });
+} else {
+  const client = await createClient({ url: target.target }).connect();
+  cleanups.push(() => client.destroy());
+  store = redisStore(client, { prefix: `${target.namespace}:` });
+}
+const ledger = await openLedger(target);
+cleanups.push(
+  () => ledger.close(),
+  () => store.close?.(),
+);
+// Transactional mode where the store has it: the effect and the stored response commit together,
+// so even a kill after the effect leaves nothing behind. Elsewhere the kill comes before the effect
+// (docs/reliability.md: what a non-transactional store cannot promise).
+const transactional = target.store === 'postgres';
+
+const guarded = idempotency({
+  store,
+  scope: () => 'chaos',
+  leaseMs: Number(process.env.CHAOS_LEASE_MS ?? 1_000),
+  transactional,
+})(async (request, { key, tx }) => {
+  const { op } = (await request.json()) as { op: string };
+  const kill = request.headers.get(KILL_HEADER) === '1';
+  await sleep(1 + Math.random() * 4);
+  if (kill && !transactional) process.kill(process.pid, 'SIGKILL');
+  await ledger.record(op, String(key), tx);
+  if (kill) process.kill(process.pid, 'SIGKILL');
+  // A fresh id per run: a replay shows the first run's body, a second run would show another.
+  return Response.json({ op, effect: randomUUID(), pid: process.pid }, { status: 201 });
+});
+
+async function fetch(request: Request): Promise<Response> {
+  const body = new Uint8Array(await request.arrayBuffer());
+  const op = operationOf(body);
+  const key = request.headers.get(KEY_HEADER);
+  // Written before anything else, synchronously: the line survives a SIGKILL that follows.
+  if (op !== undefined) appendFileSync(attemptsLog, `${op}\t${key ?? ''}\n`);
+  return guarded(
+    new Request(request.url, { method: request.method, headers: request.headers, body }),
+  );
+}
+
+const server = serve({ fetch, port: Number(env('CHAOS_PORT')), hostname: '127.0.0.1' }, (info) =>
+  process.stdout.write(`${JSON.stringify({ port: info.port })}\n`),
+);
+
+process.on('SIGTERM', () => {
+  server.close();
+  void Promise.allSettled(cleanups.map((cleanup) => cleanup())).finally(() => process.exit(0));
+});
