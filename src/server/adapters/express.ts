@@ -58,13 +58,13 @@ export function idempotency(options: ExpressIdempotencyOptions = {}): RequestHan
           return sendPlain(res, decision.response);
         case 'proceed': {
           const claim = decision.claim;
-          captureResponse(res, claim);
+          captureResponse(res, claim, engine.settings.leaseMs);
           res.locals.oncely = { key: claim.key, scope: claim.scope, tx: undefined };
           return next();
         }
         case 'transact': {
           const { key, scope } = decision.transaction;
-          return transactNode(decision.transaction, res, (tx) => {
+          return transactNode(decision.transaction, res, engine.settings.leaseMs, (tx) => {
             res.locals.oncely = { key, scope, tx } satisfies IdempotencyContext;
             next();
           }).catch(next);

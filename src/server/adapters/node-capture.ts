@@ -14,10 +14,11 @@ const NOTHING: readonly Chunk[] = [];
  * Captures what a handler writes to a Node response while it goes out: every `write` is passed on
  * at once and a copy kept (up to `claim.maxBodyBytes`; past it the copy is dropped and the key
  * released, the response still sent whole). The final `end` waits for `claim.complete`, so once a
- * client has the whole response a retry finds it stored. A connection closed before the end
- * releases the key. No copy is kept of a status that is not stored (401, 5xx…).
+ * client has the whole response a retry finds it stored. No copy is kept of a status that is not
+ * stored (401, 5xx…). When the connection closes first, the handler still has `graceMs` (the
+ * lease) to end: its response is stored then; if it never ends, the key is released.
  */
-export function captureResponse(res: ServerResponse, claim: Claim): void {
+export function captureResponse(res: ServerResponse, claim: Claim, graceMs: number): void {
   const { write, end } = res;
   const writeHead = res.writeHead as (status: number, message?: string) => ServerResponse;
   let chunks: Chunk[] | undefined = [];
@@ -106,8 +107,17 @@ export function captureResponse(res: ServerResponse, claim: Claim): void {
   } as ServerResponse['end'];
 
   res.once('close', () => {
-    if (!claim.settled) void claim.release(RELEASE_REASONS.aborted, res.statusCode);
+    if (ending || claim.settled) return;
+    // The client went away while the handler runs. Releasing now would let its retry run the
+    // operation a second time: the handler gets `graceMs` to end, and its response is stored.
+    afterGrace(graceMs, () => {
+      if (!ending && !claim.settled) void claim.release(RELEASE_REASONS.aborted, res.statusCode);
+    });
   });
+}
+
+function afterGrace(ms: number, then: () => void): void {
+  setTimeout(then, ms).unref();
 }
 
 /** The handler's answer as {@link bufferResponse} collected it. */
@@ -120,10 +130,14 @@ export interface BufferedResponse {
 /**
  * Transactional mode: holds back everything the handler writes (status, headers, body) so that
  * nothing reaches the client before the transaction commits. `done` resolves at the handler's
- * `end`, and rejects with {@link RequestAbortedError} if the connection closes first. `restore`
+ * `end`, and rejects with {@link RequestAbortedError} if the connection closed and the handler has
+ * not ended `graceMs` later. `restore`
  * gives the response its own methods back, to send the outcome.
  */
-export function bufferResponse(res: ServerResponse): {
+export function bufferResponse(
+  res: ServerResponse,
+  graceMs: number,
+): {
   done: Promise<BufferedResponse>;
   restore(): void;
 } {
@@ -181,7 +195,8 @@ export function bufferResponse(res: ServerResponse): {
       return this;
     } as ServerResponse['end'];
     res.once('close', () => {
-      if (!ended) reject(new RequestAbortedError());
+      // As in captureResponse: the handler may still end and commit; roll back if it never does.
+      if (!ended) afterGrace(graceMs, () => ended || reject(new RequestAbortedError()));
     });
   });
   // Settled by the caller; an abort after the transaction ended must not surface as unhandled.

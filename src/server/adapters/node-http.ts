@@ -108,7 +108,7 @@ async function guard<Tx>(
       return sendPlain(res, decision.response);
     case 'proceed': {
       const claim = decision.claim;
-      captureResponse(res, claim);
+      captureResponse(res, claim, engine.settings.leaseMs);
       try {
         await handler(req, res, { key: claim.key, scope: claim.scope, tx: undefined });
       } catch (error) {
@@ -118,7 +118,7 @@ async function guard<Tx>(
       return;
     }
     case 'transact':
-      return transactNode<Tx>(decision.transaction, res, (tx) =>
+      return transactNode<Tx>(decision.transaction, res, engine.settings.leaseMs, (tx) =>
         handler(req, res, { key: decision.transaction.key, scope: decision.transaction.scope, tx }),
       );
   }
@@ -132,9 +132,10 @@ async function guard<Tx>(
 export async function transactNode<Tx>(
   transaction: Transaction,
   res: ServerResponse,
+  graceMs: number,
   run: (tx: Tx) => unknown,
 ): Promise<void> {
-  const buffered = bufferResponse(res);
+  const buffered = bufferResponse(res, graceMs);
   let result: Awaited<ReturnType<Transaction['run']>>;
   try {
     result = await transaction.run(async (tx: Tx) => {

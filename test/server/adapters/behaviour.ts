@@ -72,6 +72,7 @@ interface Send {
   contentType?: string;
   apiKey?: string;
   headers?: Record<string, string>;
+  signal?: AbortSignal;
 }
 
 async function start(makeServer: MakeServer): Promise<Harness> {
@@ -153,7 +154,12 @@ async function start(makeServer: MakeServer): Promise<Harness> {
       const method = init.method ?? 'POST';
       const body = method === 'GET' ? undefined : (init.body ?? '{"amount":100}');
       if (body !== undefined) headers.set('content-type', init.contentType ?? 'application/json');
-      return fetch(`${server.url}/charges`, { method, headers, body: body as BodyInit });
+      return fetch(`${server.url}/charges`, {
+        method,
+        headers,
+        body: body as BodyInit,
+        signal: init.signal,
+      });
     },
   };
 }
@@ -280,6 +286,29 @@ export function testAdapter(name: string, makeServer: MakeServer): void {
       expect(await problemOf(second)).toMatchObject({ type: `${PROBLEMS}idempotency-key-in-use` });
       t.open();
       expect((await first).status).toBe(201);
+      expect(t.runs).toBe(1);
+    });
+
+    it('stores the response of a handler whose client went away, so the retry does not run it again', async () => {
+      const t = await start(makeServer);
+      const abort = new AbortController();
+      const headers = { 'x-mode': 'wait' };
+      const gone = t.send('gone', { headers, signal: abort.signal }).catch(() => undefined);
+      await t.waiting;
+      abort.abort();
+      await gone;
+      // Let the server see the connection close before the handler goes on.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      t.open();
+      let retry = await t.send('gone', { headers });
+      for (let i = 0; i < 100 && retry.status === 409; i++) {
+        await retry.text();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        retry = await t.send('gone', { headers });
+      }
+      expect(retry.status).toBe(201);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      await retry.text();
       expect(t.runs).toBe(1);
     });
 
