@@ -1,9 +1,15 @@
-/** Runs `total` calls of `task` with at most `concurrency` in flight; returns requests per second. */
+/** Requests per second, and this process's CPU time per request in microseconds. */
+export interface Rate {
+  readonly perSecond: number;
+  readonly cpuMicros: number;
+}
+
+/** Runs `total` calls of `task` with at most `concurrency` in flight. */
 export async function throughput(
   task: () => Promise<void>,
   total: number,
   concurrency: number,
-): Promise<number> {
+): Promise<Rate> {
   let started = 0;
   const worker = async () => {
     while (started < total) {
@@ -11,9 +17,12 @@ export async function throughput(
       await task();
     }
   };
+  const cpu = process.cpuUsage();
   const begin = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return (total / (performance.now() - begin)) * 1000;
+  const elapsed = performance.now() - begin;
+  const used = process.cpuUsage(cpu);
+  return { perSecond: (total / elapsed) * 1000, cpuMicros: (used.user + used.system) / total };
 }
 
 export function median(values: readonly number[]): number {

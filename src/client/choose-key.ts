@@ -13,16 +13,16 @@ const KEYED = new Set(KEYED_METHODS);
  */
 export function chooseKey(
   option: string | boolean | undefined,
-  headers: Headers,
+  headers: Headers | undefined,
   method: string,
   version: 'v4' | 'v7',
 ): string | undefined {
   if (typeof option === 'string') return assertValidKey(option);
   if (option === false) {
-    headers.delete(KEY_HEADER);
+    headers?.delete(KEY_HEADER);
     return undefined;
   }
-  const header = headers.get(KEY_HEADER);
+  const header = headers?.get(KEY_HEADER) ?? null;
   if (header !== null) {
     const parsed = parseKeyHeader(header);
     if (!parsed.ok) throw new InvalidKeyError(header, parsed.reason);
