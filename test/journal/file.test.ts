@@ -221,7 +221,7 @@ describe('fileJournal writes', () => {
 
 const CHILD = new URL('./fixtures/journal-child.ts', import.meta.url).pathname;
 
-function startChild(mode: 'write' | 'hold', path: string) {
+function startChild(mode: 'write' | 'churn' | 'hold', path: string) {
   const child = spawn(process.execPath, [CHILD, mode, path], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   let stderr = '';
@@ -254,6 +254,32 @@ describe('fileJournal across processes', () => {
       expect(acknowledged.length, stderr()).toBeGreaterThanOrEqual(stopAfter);
       const survived = new Set(await reopenIds(path));
       for (const id of acknowledged) expect(survived.has(id)).toBe(true);
+    }
+  });
+
+  it('keeps every acknowledged write when killed while deleting and compacting', async () => {
+    for (const stopAfter of [60, 200, 450]) {
+      const path = freshPath();
+      const { child, lines, exited, stderr } = startChild('churn', path);
+      // Odd-numbered records are never deleted: each acknowledged one must survive. An even one
+      // whose delete was acknowledged must stay deleted.
+      const kept: string[] = [];
+      const deleted: string[] = [];
+      try {
+        for await (const line of lines) {
+          const [what, id] = line.split(' ') as [string, string];
+          if (what === 'ack' && Number(id.split('-')[1]) % 2 === 1) kept.push(id);
+          if (what === 'del') deleted.push(id);
+          if (kept.length + deleted.length >= stopAfter) break;
+        }
+      } finally {
+        kill(child);
+      }
+      await exited;
+      const survived = new Set(await reopenIds(path));
+      expect(deleted.length, stderr()).toBeGreaterThan(0);
+      expect(kept.filter((id) => !survived.has(id))).toEqual([]);
+      expect(deleted.filter((id) => survived.has(id))).toEqual([]);
     }
   });
 
