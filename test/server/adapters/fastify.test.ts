@@ -1,4 +1,6 @@
+import { Readable } from 'node:stream';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { idempotency, idempotencyHooks } from '../../../src/server/adapters/fastify.ts';
 import { type Fixture, testAdapter } from './behaviour.ts';
 
@@ -61,4 +63,60 @@ testAdapter('fastify (route hooks)', async (fixture) => {
     handler: route(fixture),
   });
   return listen(instance);
+});
+
+describe('fastify adapter', () => {
+  it('captures a stream payload as it goes out, and stores nothing past maxBodyBytes', async () => {
+    const instance = Fastify();
+    await instance.register(
+      idempotency({ scope: () => 't', logger: { warn() {} }, maxBodyBytes: 64 }),
+    );
+    let runs = 0;
+    instance.post('/stream', async (request, reply) => {
+      runs++;
+      const size = Number(request.headers['x-size']);
+      reply.code(201).type('text/plain');
+      return reply.send(
+        Readable.from(['a'.repeat(size / 2), `${'b'.repeat(size / 2 - 1)}${runs}`]),
+      );
+    });
+    const { url, close } = await listen(instance);
+    onTestFinished(close);
+    const send = (key: string, size: number) =>
+      fetch(`${url}/stream`, {
+        method: 'POST',
+        headers: { 'idempotency-key': key, 'x-size': String(size), 'content-type': 'text/plain' },
+        body: 'x',
+      });
+    const small = await (await send('small', 20)).text();
+    const again = await send('small', 20);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('content-type')).toBe('text/plain');
+    expect(await again.text()).toBe(small);
+    expect(runs).toBe(1);
+
+    expect((await (await send('big', 100)).text()).length).toBe(100);
+    const big = await send('big', 100);
+    expect(big.headers.get('idempotent-replayed')).toBeNull();
+    expect((await big.text()).length).toBe(100);
+    expect(runs).toBe(3);
+  });
+
+  it('guards the routes of the context it is registered in, not its parent', async () => {
+    const instance = Fastify();
+    await instance.register(async (child) => {
+      await child.register(idempotency({ scope: () => 'a', logger: { warn() {} } }));
+      child.post('/guarded', async (request) => ({ scope: request.oncely?.scope }));
+    });
+    instance.post('/open', async (request) => ({ scope: request.oncely?.scope ?? null }));
+    const { url, close } = await listen(instance);
+    onTestFinished(close);
+    const post = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`${url}${path}`, { method: 'POST', headers });
+    expect((await post('/guarded')).status).toBe(400);
+    expect(await (await post('/guarded', { 'idempotency-key': 'k' })).json()).toEqual({
+      scope: 'a',
+    });
+    expect(await (await post('/open')).json()).toEqual({ scope: null });
+  });
 });

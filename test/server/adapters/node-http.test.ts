@@ -1,4 +1,6 @@
 import { createServer } from 'node:http';
+import { Readable } from 'node:stream';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { idempotency } from '../../../src/server/adapters/node-http.ts';
 import { testAdapter } from './behaviour.ts';
 import { listen, textOf } from './serve.ts';
@@ -20,4 +22,68 @@ testAdapter('node:http', async (fixture) => {
     res.end();
   });
   return listen(createServer(guarded));
+});
+
+describe('node:http adapter', () => {
+  async function serve(
+    handler: Parameters<ReturnType<typeof idempotency>>[0],
+    maxRequestBytes?: number,
+  ) {
+    const server = await listen(
+      createServer(
+        idempotency({
+          scope: () => 't',
+          logger: { warn() {} },
+          onError: () => {},
+          maxRequestBytes,
+        })(handler),
+      ),
+    );
+    onTestFinished(() => server.close());
+    return (key: string, body = 'hello') =>
+      fetch(`${server.url}/x`, { method: 'POST', headers: { 'idempotency-key': key }, body });
+  }
+
+  it('stores the headers given to writeHead, repeated ones included', async () => {
+    let runs = 0;
+    const send = await serve((_req, res) => {
+      runs++;
+      res.writeHead(201, 'Made', { 'content-type': 'text/plain', 'x-list': ['a', 'b'] });
+      res.end(`run ${runs}`);
+    });
+    const first = await send('wh');
+    expect(first.statusText).toBe('Made');
+    expect(await first.text()).toBe('run 1');
+    const again = await send('wh');
+    expect(again.status).toBe(201);
+    expect(again.headers.get('content-type')).toBe('text/plain');
+    expect(again.headers.get('x-list')).toBe('a, b');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe('run 1');
+    expect(runs).toBe(1);
+  });
+
+  it('captures a body piped into the response', async () => {
+    let runs = 0;
+    const send = await serve((_req, res) => {
+      runs++;
+      res.setHeader('content-type', 'text/plain');
+      Readable.from(['one ', 'two ', `three ${runs}`]).pipe(res);
+    });
+    expect(await (await send('pipe')).text()).toBe('one two three 1');
+    const again = await send('pipe');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe('one two three 1');
+  });
+
+  it('refuses a request body over maxRequestBytes with 413, without running', async () => {
+    let runs = 0;
+    const send = await serve((_req, res) => {
+      runs++;
+      res.end();
+    }, 10);
+    const response = await send('big', 'x'.repeat(11));
+    expect(response.status).toBe(413);
+    expect(runs).toBe(0);
+  });
 });
