@@ -10,6 +10,7 @@ import { idempotency, memoryStore } from '../../src/server/index.ts';
 export interface Attempt {
   opId: string;
   key: string | null;
+  authorization: string | null;
 }
 
 export interface LedgerServer {
@@ -24,7 +25,16 @@ export interface LedgerServer {
   close(): Promise<void>;
 }
 
-export async function startLedgerServer(): Promise<LedgerServer> {
+/** A file served as is on GET (the browser test's page and bundle). */
+export interface StaticFile {
+  type: string;
+  body: string;
+}
+
+/** Starts the server on 127.0.0.1; `files` are served on GET by path, everything else is the API. */
+export async function startLedgerServer(
+  files: Record<string, StaticFile> = {},
+): Promise<LedgerServer> {
   const attempts: Attempt[] = [];
   const effects = new Map<string, number>();
   const holds = new Map<string, { enter: () => void; released: Promise<void> }>();
@@ -54,11 +64,20 @@ export async function startLedgerServer(): Promise<LedgerServer> {
     void serve(req, res).catch(() => res.destroy());
   });
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const file = req.method === 'GET' ? files[req.url ?? ''] : undefined;
+    if (file) {
+      res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' }).end(file.body);
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const opId = (JSON.parse(body.toString() || '{}') as { opId?: string }).opId ?? '';
-    attempts.push({ opId, key: req.headers['idempotency-key']?.toString() ?? null });
+    attempts.push({
+      opId,
+      key: req.headers['idempotency-key']?.toString() ?? null,
+      authorization: req.headers.authorization ?? null,
+    });
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (typeof value === 'string') headers.set(name, value);
