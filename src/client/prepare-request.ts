@@ -93,7 +93,12 @@ function requestSettings(request: Request): RequestInit {
   return { cache, credentials, integrity, keepalive, redirect, referrer, referrerPolicy };
 }
 
+/**
+ * The absolute URL. Parsed here, before any attempt, so that a malformed or (outside a browser)
+ * relative URL throws fetch's TypeError at once instead of failing every attempt as a network error.
+ */
 function resolveUrl(input: string | URL, baseUrl: string | URL | undefined): string {
-  if (baseUrl === undefined) return input instanceof URL ? input.href : input;
-  return new URL(input, baseUrl).href;
+  if (input instanceof URL && baseUrl === undefined) return input.href;
+  const base = baseUrl ?? (globalThis as { location?: { href: string } }).location?.href;
+  return (base === undefined ? new URL(input) : new URL(input, base)).href;
 }

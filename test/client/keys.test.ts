@@ -1,5 +1,6 @@
 import { HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
+import { createClient } from '../../src/client/create-client.ts';
 import { isOncelyError } from '../../src/errors/oncely-error.ts';
 import { InvalidKeyError } from '../../src/key/invalid-key-error.ts';
 import { BASE, record, type Seen, testClient, useServer } from './support/msw.ts';
@@ -108,5 +109,24 @@ describe('keys', () => {
     server.use(http.get(`${BASE}/things`, flaky(seen, 0)));
     await testClient().get('/things', { idempotencyKey: true });
     expect(seen[0]?.key).toMatch(UUID);
+  });
+});
+
+describe('URLs', () => {
+  it('refuses a relative URL without baseUrl at once, without sending or retrying', async () => {
+    const seen: Seen[] = [];
+    server.use(http.all(`${BASE}/*`, flaky(seen, 0)));
+    const error = await createClient()
+      .get('/things')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('resolves against baseUrl', async () => {
+    const seen: Seen[] = [];
+    server.use(http.get(`${BASE}/v1/things`, flaky(seen, 0)));
+    await createClient({ baseUrl: `${BASE}/v1/` }).get('things');
+    expect(seen).toHaveLength(1);
   });
 });

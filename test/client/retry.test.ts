@@ -115,6 +115,18 @@ describe('what is retried', () => {
     }
   });
 
+  it('takes retry settings per call over the client', async () => {
+    const seen: Seen[] = [];
+    server.use(http.get(`${BASE}/r`, sequence(seen, Array(9).fill(503))));
+    const client = testClient({ retry: { attempts: 4, backoffBase: 1 } });
+    await client.get('/r', { retry: false }).catch(() => {});
+    expect(seen).toHaveLength(1);
+    await client.get('/r', { retry: { attempts: 2 } }).catch(() => {});
+    expect(seen).toHaveLength(3);
+    await client.get('/r').catch(() => {});
+    expect(seen).toHaveLength(7);
+  });
+
   it('throws the failure itself when retrying is not allowed', async () => {
     server.use(http.post(`${BASE}/r`, sequence([], ['network'])));
     const error = await testClient()
