@@ -7,6 +7,8 @@ export interface ServerConfig {
   store?: 'memory' | 'sqlite' | 'redis' | 'postgres';
   /** The SQLite file, or the Redis or PostgreSQL URL. */
   target?: string;
+  /** SQLite's `synchronous` setting (the store's default is `full`). */
+  synchronous?: 'full' | 'normal';
 }
 
 /** The route every benchmark server answers, and the body every request sends. */

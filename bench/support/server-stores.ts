@@ -25,7 +25,10 @@ export async function benchStore(config: ServerConfig): Promise<BenchStore> {
       return { store, close: () => store.close?.() ?? Promise.resolve() };
     }
     case 'sqlite': {
-      const store = sqliteStore(required(config.target, 'sqlite file'));
+      const store = sqliteStore({
+        path: required(config.target, 'sqlite file'),
+        synchronous: config.synchronous,
+      });
       return { store, close: () => store.close() };
     }
     case 'redis': {
