@@ -1,4 +1,5 @@
 /** The server core, for adapters: the engine contract and the web-standard wrapper. */
+export { captureResponse, NULL_BODY_STATUSES } from './capture-response.ts';
 export { CLAIM_OUTCOMES, Claim, type ClaimOutcome } from './claim.ts';
 export { createEngine, type Decision, Engine, GLOBAL_SCOPE } from './engine.ts';
 export {
