@@ -146,6 +146,24 @@ describe.skipIf(!executablePath)('durable operations in Chromium (IndexedDB jour
     await context.close();
   });
 
+  it('leaves alone an operation another live tab is sending', async () => {
+    const context = await browser.newContext();
+    const [sending, resuming] = [await context.newPage(), await context.newPage()];
+    await Promise.all([open(sending), open(resuming)]);
+    const held = await startHeld(sending, 'live-1');
+    const summary = await resuming.evaluate(async () => {
+      const summary = await client.resume();
+      return { locked: summary.locked, resumed: summary.resumed };
+    });
+    expect(summary).toEqual({ locked: false, resumed: 0 });
+    held.release();
+    await until(async () => (await sending.evaluate(() => settled)).includes('live-1'));
+    expect(keysOf('live-1')).toHaveLength(1);
+    expect(server.effects.get('live-1')).toBe(1);
+    expect(await resuming.evaluate(() => settled)).toEqual([]);
+    await context.close();
+  });
+
   it('lets one of two tabs resuming at once send the operation (Web Locks)', async () => {
     const context = await browser.newContext();
     const crashed = await context.newPage();

@@ -99,7 +99,7 @@ describe('a client process killed with SIGKILL, then restarted with resume()', (
     await child.next((m) => m.phase === 'after-put');
     await child.kill();
     const left = await journaled(journal);
-    expect(left.map((e) => [opIdOf(e), e.state])).toEqual([[ops[0], 'pending']]);
+    expect(left.map((e) => [opIdOf(e), e.state])).toEqual([[ops[0], 'running']]);
     expect(keysOf(ops[0] ?? '')).toEqual([]);
     expect(await restart(env)).toMatchObject({ resumed: 1, succeeded: 1 });
     expectExactlyOnce(ops, left);

@@ -54,7 +54,7 @@ describe('op.run', () => {
     expect(entry).toMatchObject({
       name: 'charge',
       key: sent[0]?.key,
-      state: 'pending',
+      state: 'running',
       input: { amount: 500 },
       request: { url: '/charges', method: 'POST', body: { type: 'json', value: { amount: 500 } } },
     });

@@ -25,6 +25,7 @@ import type {
 import { ClientClosedError } from './errors/client-closed-error.ts';
 import { DuplicateOperationError } from './errors/duplicate-operation-error.ts';
 import { OperationPendingError } from './errors/operation-pending-error.ts';
+import { withOperationLock } from './operation-lock.ts';
 import type { OperationsOptions } from './options.ts';
 import type { ResumedOperation, ResumeSummary } from './resume-summary.ts';
 import { createScheduler } from './scheduler.ts';
@@ -135,7 +136,8 @@ export function createOperations(context: SendContext, options: OperationsOption
       key,
       request,
       attempts: 0,
-      state: ENTRY_STATE.pending,
+      // Its first attempt follows this write at once: a crash from here on may leave it sent.
+      state: ENTRY_STATE.running,
       createdAt: now,
       updatedAt: now,
       expiresAt: now + lifetime,
@@ -152,13 +154,17 @@ export function createOperations(context: SendContext, options: OperationsOption
     const sendable: Sendable = { ...restored, headers };
     const settlement = await track(entry.id, async () => {
       try {
-        return await sendOperation(context, sendable, key, runOptions.signal);
+        // Nobody else knows this id yet: the lock is free, and keeps other tabs' resumes off it.
+        return await withOperationLock(entry.id, false, () =>
+          sendOperation(context, sendable, key, runOptions.signal),
+        );
       } catch (reason) {
         // Cancelled by the caller: the operation ends here (see RunOptions.signal).
         await forget(entry);
         throw reason;
       }
     });
+    if (settlement === undefined) throw new Error('unreachable: an operation lock was refused');
     return conclude(entry, definition, input, settlement, false);
   }
 
@@ -271,13 +277,24 @@ export function createOperations(context: SendContext, options: OperationsOption
     await quietly('delete', () => journal.delete(entry.id));
   }
 
-  /** Sends a journaled operation again, with its journaled request and key. */
-  async function resend(entry: JournalEntry): Promise<Settlement> {
-    const memory = live.get(entry.id);
-    const restored = deserializeRequest(entry.request);
-    const headers = memory?.headers ?? restored.headers;
+  /**
+   * Sends a journaled operation again, with its journaled request and key, holding its lock.
+   * @returns undefined when another tab is sending it, or it settled since `entry` was read.
+   */
+  async function resend(
+    entry: JournalEntry,
+  ): Promise<{ entry: JournalEntry; settlement: Settlement } | undefined> {
     return track(entry.id, () =>
-      sendOperation(context, { ...restored, headers }, entry.key, undefined),
+      withOperationLock(entry.id, true, async () => {
+        // Read again under the lock: another tab may have settled it meanwhile.
+        const current = await quietly('read', () => journal.get(entry.id));
+        if (current === undefined || !isUnsettled(current.state)) return undefined;
+        const restored = deserializeRequest(current.request);
+        const headers = live.get(current.id)?.headers ?? restored.headers;
+        const sendable = { ...restored, headers };
+        const settlement = await sendOperation(context, sendable, current.key, undefined);
+        return { entry: current, settlement };
+      }),
     );
   }
 
@@ -306,9 +323,14 @@ export function createOperations(context: SendContext, options: OperationsOption
     if (entry === undefined || !isUnsettled(entry.state)) return;
     const definition = definitions.get(entry.name);
     if (definition === undefined || (await isExpired(entry))) return;
-    const settlement = await resend(entry);
-    const input = live.get(id)?.input ?? entry.input;
-    await conclude(entry, definition, input, settlement, true).catch(() => {});
+    const sent = await resend(entry);
+    if (sent === undefined) {
+      // Another tab is sending it: look again later, by when that tab has most likely settled it.
+      if (!closed) scheduler.schedule(id, Date.now() + wait(rounds.get(id) ?? 1), false);
+      return;
+    }
+    const input = live.get(id)?.input ?? sent.entry.input;
+    await conclude(sent.entry, definition, input, sent.settlement, true).catch(() => {});
   }
 
   async function resumeNow(resumeOptions: ResumeOptions): Promise<ResumeSummary> {
@@ -351,15 +373,17 @@ export function createOperations(context: SendContext, options: OperationsOption
           summary.pending.push(named);
           continue;
         }
+        const sent = await resend(entry);
+        // Being sent by another live tab, or settled meanwhile: not this pass's to report.
+        if (sent === undefined) continue;
         summary.resumed++;
-        const settlement = await resend(entry);
         try {
-          const input = live.get(entry.id)?.input ?? entry.input;
-          await conclude(entry, definition, input, settlement, true);
+          const input = live.get(entry.id)?.input ?? sent.entry.input;
+          await conclude(sent.entry, definition, input, sent.settlement, true);
           summary.succeeded.push(named);
         } catch (error) {
           const failure = { ...named, error: error as Error };
-          if (settlement.kind === 'pending') summary.pending.push(failure);
+          if (sent.settlement.kind === 'pending') summary.pending.push(failure);
           else summary.failed.push(failure);
         }
       }

@@ -1,0 +1,34 @@
+/**
+ * A lock per operation, across the tabs of one browser profile (Web Locks). The journal's own lock
+ * keeps two `resume()` passes apart; this one keeps a resume in one tab from sending an operation
+ * that another live tab is sending right now. Where there are no Web Locks (Node, old browsers) it
+ * is a no-op: one process owns a file journal, and a memory journal belongs to one client.
+ */
+interface Locks {
+  request<T>(
+    name: string,
+    options: { ifAvailable?: boolean },
+    callback: (lock: unknown) => Promise<T>,
+  ): Promise<T>;
+}
+
+const SKIPPED = Symbol('skipped');
+
+/**
+ * Runs `task` holding the lock of operation `id`. With `ifAvailable`, resolves `undefined`
+ * without running it when another tab holds that lock.
+ */
+export async function withOperationLock<T>(
+  id: string,
+  ifAvailable: boolean,
+  task: () => Promise<T>,
+): Promise<T | undefined> {
+  const locks = (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
+  if (locks === undefined) return task();
+  const result = await locks.request<T | typeof SKIPPED>(
+    `oncely:operation:${id}`,
+    { ifAvailable },
+    (lock) => (lock === null ? Promise.resolve(SKIPPED) : task()),
+  );
+  return result === SKIPPED ? undefined : result;
+}
