@@ -53,13 +53,13 @@ export function createClient(options: ClientOptions = {}): Client {
   const throwHttpErrors = options.throwHttpErrors ?? true;
 
   async function send(input: string | URL | Request, init: RequestOptions = {}) {
-    const prepared = await prepareRequest(
-      input,
-      init,
+    const callDefaults =
       typeof options.headers === 'function'
         ? { ...defaults, headers: await options.headers() }
-        : defaults,
-    );
+        : defaults;
+    // prepareRequest is synchronous unless a body must be buffered: no await on the hot path.
+    const preparing = prepareRequest(input, init, callDefaults);
+    const prepared = preparing instanceof Promise ? await preparing : preparing;
     const outcome = await runAttempts({
       key: prepared.key,
       method: prepared.method,
