@@ -52,17 +52,14 @@ export interface FingerprintInput {
  * reused for another request (422, the draft's §2.7).
  */
 export function fingerprint(input: FingerprintInput): string {
-  const hash = createHash('sha256');
-  hash.update(input.method.toUpperCase());
-  hash.update('\n');
-  hash.update(input.path);
-  hash.update('\n');
+  // One update per string: each call costs more than the concatenation it saves.
+  const head = `${input.method.toUpperCase()}\n${input.path}\n`;
   const canonical = canonicalBody(input);
+  const hash = createHash('sha256');
   if (canonical !== undefined) {
-    hash.update('j');
-    hash.update(canonical);
+    hash.update(`${head}j${canonical}`);
   } else {
-    hash.update('b');
+    hash.update(`${head}b`);
     if (input.body !== undefined) hash.update(input.body);
   }
   return hash.digest('base64url');
