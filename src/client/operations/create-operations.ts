@@ -45,11 +45,37 @@ export interface ResumeOptions {
   signal?: AbortSignal;
 }
 
-/** The durable-operations part of a client. */
+/** The durable-operations part of a client (issue 3; docs/operations.md). */
 export interface Operations {
+  /** The journal operations are written to (the `journal` option, or a memory journal). */
   readonly journal: Journal;
+  /**
+   * Defines a kind of operation under `name`, once. Records in the journal find their definition
+   * by this name on resume.
+   * @throws {DuplicateOperationError} when `name` is already defined
+   * @example
+   * ```ts
+   * const pay = client.operation('pay-order', {
+   *   request: (order: Order) => ({ url: '/payments', method: 'POST', json: order }),
+   *   key: (order) => keyFrom('pay', order.id),
+   * });
+   * await pay.run(order);
+   * ```
+   */
   operation<Input>(name: string, definition: OperationDefinition<Input>): Operation<Input>;
+  /**
+   * Runs again, with their original keys, the operations a previous session left unsettled,
+   * holding the journal's lock. A second call while a pass runs returns that pass.
+   * @example
+   * ```ts
+   * const { succeeded, unknown, locked } = await client.resume();
+   * ```
+   */
   resume(options?: ResumeOptions): Promise<ResumeSummary>;
+  /**
+   * Stops background retries and the `online` listener, and waits for sends under way. The
+   * journal stays open: close it yourself when you own it.
+   */
   close(): Promise<void>;
 }
 
