@@ -167,6 +167,39 @@ describe('lease, takeover and owner token', () => {
   });
 });
 
+describe('renewal against a failing store', () => {
+  it('reports a renewal that throws, keeps the claim, and still stores the response', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const time = clock(0);
+    const inner = memoryStore({ now: time.now, sweepIntervalMs: 1e9 });
+    const store = {
+      ...inner,
+      renew: async () => {
+        throw new Error('store unreachable');
+      },
+    };
+    const hold = gate();
+    const t = setup(
+      async () => {
+        await hold.wait;
+        return new Response('done', { status: 201 });
+      },
+      { store, now: time.now, leaseMs: 3_000 },
+    );
+    const first = t.guarded(post('k'));
+    await vi.advanceTimersByTimeAsync(0);
+    time.advance(2_500);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(t.events).toContainEqual(
+      expect.objectContaining({ type: 'store-error', operation: 'renew' }),
+    );
+    hold.open();
+    await (await first).text();
+    expect(t.types()).toContain('complete');
+    await inner.close?.();
+  });
+});
+
 describe('wait: a concurrent duplicate waits for the first response', () => {
   it('replays the first response once it is done, instead of 409', async () => {
     const t = setup(
