@@ -12,7 +12,9 @@ import { startChildServer } from './support/child-server.ts';
 import { median, type Rate, table, throughput } from './support/measure.ts';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+// Short rounds, so that each per-round ratio compares cases measured within a second or so of
+// each other: on a shared machine, load comes in bursts.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const PER_ROUND = Math.ceil(REQUESTS / ROUNDS);
 const WARMUP = 300;
 const CONCURRENCY = [1, 32] as const;
