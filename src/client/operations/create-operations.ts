@@ -13,7 +13,7 @@ import { memoryJournal } from '../../journal/memory.ts';
 import { deserializeRequest, serializeRequest } from '../../journal/serialize.ts';
 import { newKey } from '../../key/new-key.ts';
 import { assertValidKey } from '../../key/validate.ts';
-import { backoffDelay } from '../../retry/backoff.ts';
+import { backgroundDelay } from './background-delay.ts';
 import type { SendContext } from './context.ts';
 import type {
   Operation,
@@ -109,18 +109,7 @@ export function createOperations(context: SendContext, options: OperationsOption
   let autoResume: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
 
-  /**
-   * Wait before background round `round`: exponential, capped at 5 min by default, with "equal
-   * jitter" (half fixed, half random), so a round never comes right after the in-session retries.
-   */
-  const wait = (round: number): number => {
-    const ceiling = backoffDelay(round, {
-      base: background?.base ?? 1_000,
-      cap: background?.cap ?? 300_000,
-      jitter: false,
-    });
-    return ceiling / 2 + Math.random() * (ceiling / 2);
-  };
+  const wait = (round: number): number => backgroundDelay(round, background ?? {});
   const onOnline = (): void => scheduler.wake();
   const events = globalThis as { addEventListener?: typeof addEventListener };
   if (background && typeof events.addEventListener === 'function') {
