@@ -8,7 +8,7 @@ import type * as Serialize from '../../src/journal/serialize.ts';
 import { service } from '../support/services.ts';
 
 declare global {
-  var oncely: {
+  var journals: {
     indexedDbJournal: typeof Journals.indexedDbJournal;
     serializeRequest: typeof Serialize.serializeRequest;
     deserializeRequest: typeof Serialize.deserializeRequest;
@@ -78,7 +78,7 @@ describe.skipIf(!executablePath)('indexedDbJournal in Chromium', () => {
 
   async function open(page: Page): Promise<void> {
     await page.goto(origin);
-    await page.waitForFunction(() => globalThis.oncely !== undefined);
+    await page.waitForFunction(() => globalThis.journals !== undefined);
   }
 
   it('keeps a record with its Blob body across a reload, with no secret in it', async () => {
@@ -86,14 +86,14 @@ describe.skipIf(!executablePath)('indexedDbJournal in Chromium', () => {
     const page = await context.newPage();
     await open(page);
     await page.evaluate(async () => {
-      const journal = oncely.indexedDbJournal({ database: 'reload' });
+      const journal = journals.indexedDbJournal({ database: 'reload' });
       const now = Date.now();
       await journal.put({
         version: 1,
         id: 'op-1',
         name: 'upload',
         key: 'key-1',
-        request: oncely.serializeRequest({
+        request: journals.serializeRequest({
           url: '/photos',
           method: 'PUT',
           headers: { authorization: 'Bearer s3cr3t', 'x-trace': 't1' },
@@ -108,13 +108,13 @@ describe.skipIf(!executablePath)('indexedDbJournal in Chromium', () => {
       await journal.update('op-1', { state: 'running', attempts: 1 });
     });
     await page.reload();
-    await page.waitForFunction(() => globalThis.oncely !== undefined);
+    await page.waitForFunction(() => globalThis.journals !== undefined);
     const after = await page.evaluate(async () => {
-      const journal = oncely.indexedDbJournal({ database: 'reload' });
+      const journal = journals.indexedDbJournal({ database: 'reload' });
       const [entry] = await journal.list();
       const body = entry?.request.body;
       const blob = body?.type === 'blob' ? body.value : undefined;
-      const sent = entry && oncely.deserializeRequest(entry.request);
+      const sent = entry && journals.deserializeRequest(entry.request);
       return {
         id: entry?.id,
         state: entry?.state,
@@ -153,9 +153,9 @@ describe.skipIf(!executablePath)('indexedDbJournal in Chromium', () => {
         durabilities.push(`${created.mode}:${created.durability}`);
         return created;
       } as typeof transaction;
-      const journal = oncely.indexedDbJournal({ database: 'strict' });
+      const journal = journals.indexedDbJournal({ database: 'strict' });
       const now = Date.now();
-      const request = oncely.serializeRequest({ url: '/x', json: { a: 1 } });
+      const request = journals.serializeRequest({ url: '/x', json: { a: 1 } });
       const entry = { version: 1, id: 'a', name: 'n', key: 'k', request, attempts: 0 };
       await journal.put({ ...entry, state: 'pending', createdAt: now, updatedAt: now });
       await journal.update('a', { attempts: 1 });
@@ -179,9 +179,9 @@ describe.skipIf(!executablePath)('indexedDbJournal in Chromium', () => {
     const cdp = await context.newCDPSession(page);
     await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 64 * 1024 });
     const outcome = await page.evaluate(async () => {
-      const journal = oncely.indexedDbJournal({ database: 'quota' });
+      const journal = journals.indexedDbJournal({ database: 'quota' });
       const now = Date.now();
-      const request = oncely.serializeRequest({
+      const request = journals.serializeRequest({
         url: '/big',
         method: 'PUT',
         body: new Uint8Array(4 * 1024 * 1024).fill(7),
@@ -220,7 +220,7 @@ describe.skipIf(!executablePath)('indexedDbJournal in Chromium', () => {
     await Promise.all([open(first), open(second)]);
     const take = (page: Page, wait: boolean): Promise<boolean> =>
       page.evaluate(async (wait) => {
-        globalThis.held = await oncely.indexedDbJournal({ database: 'tabs' }).lock({ wait });
+        globalThis.held = await journals.indexedDbJournal({ database: 'tabs' }).lock({ wait });
         return globalThis.held !== undefined;
       }, wait);
 
