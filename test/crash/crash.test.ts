@@ -142,9 +142,16 @@ describe('a client process killed with SIGKILL, then restarted with resume()', (
     expect(await journaled(journal)).toEqual([]);
   });
 
-  it('at random points, many times: every journaled operation takes effect exactly once, with one key', async () => {
+  it('at random points, many times (the resume too): every journaled operation takes effect exactly once, with one key', async () => {
     const rounds = Number(process.env.ONCELY_CRASH_ROUNDS ?? 20);
-    const seen = { journaled: 0, inFlightOrDone: 0, settledBeforeKill: 0, resumed: 0 };
+    const seen = {
+      journaled: 0,
+      inFlightOrDone: 0,
+      settledBeforeKill: 0,
+      journaledRounds: 0,
+      resumeKilled: 0,
+      resumed: 0,
+    };
     server.jitterMs = 20;
     try {
       for (let round = 0; round < rounds; round++) {
@@ -159,9 +166,17 @@ describe('a client process killed with SIGKILL, then restarted with resume()', (
         seen.journaled += left.length;
         seen.inFlightOrDone += ops.filter((opId) => keysOf(opId).length > 0).length;
         seen.settledBeforeKill += child.messages.filter((m) => 'settled' in (m as object)).length;
+        if (left.length > 0 && seen.journaledRounds++ % 2 === 1) {
+          // A second crash, during the resume itself: a third process must still finish the job.
+          const resuming = spawnChild({ ...env, MODE: 'resume' });
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 500));
+          await resuming.kill();
+          seen.resumeKilled++;
+        }
+        const stillLeft = await journaled(journal);
         const summary = await restart(env);
         seen.resumed += summary.resumed;
-        expect(summary.resumed).toBe(left.length);
+        expect(summary.resumed).toBe(stillLeft.length);
         expectExactlyOnce(ops, left);
         expect(await journaled(journal)).toEqual([]);
       }
