@@ -220,4 +220,27 @@ describe('client.resume()', () => {
     expect(keys).toEqual([entry.key]);
     expect(await journal.list()).toEqual([]);
   });
+
+  it('leaves alone an operation of this session whose journal write is still under way', async () => {
+    const { keys } = charges();
+    const inner = memoryJournal();
+    // The record is visible before the write is acknowledged, as in a journal mid-fsync.
+    const journal = {
+      ...inner,
+      async put(entry: Parameters<typeof inner.put>[0]) {
+        await inner.put(entry);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      },
+    };
+    const client = opsClient({ journal });
+    const op = client.operation('charge', {
+      request: () => ({ url: '/charges', method: 'POST', json: {} }),
+    });
+    const running = op.run(undefined);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await inner.list()).toHaveLength(1);
+    expect((await client.resume()).resumed).toBe(0);
+    await running;
+    expect(keys).toHaveLength(1);
+  });
 });

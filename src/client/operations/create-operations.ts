@@ -159,8 +159,15 @@ export function createOperations(context: SendContext, options: OperationsOption
     };
     const kept = jsonCopy(input);
     if (kept !== undefined) entry.input = kept;
+    // Claimed before the write, so that a resume() listing the journal meanwhile leaves it alone.
+    active.set(entry.id, Promise.resolve());
     // The first attempt waits for this write to be durable (issue 3); if it fails, nothing is sent.
-    await write('put', () => journal.put(entry));
+    try {
+      await write('put', () => journal.put(entry));
+    } catch (error) {
+      active.delete(entry.id);
+      throw error;
+    }
     const restored = deserializeRequest(entry.request);
     // The secrets the journal must not hold are sent from memory in this session.
     const headers = new Headers(description.headers);
