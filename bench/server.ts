@@ -10,7 +10,8 @@
  * in rounds of "bare, then this case", and its ratio is the median of the rounds' ratios, so a
  * machine busy with other work moves both sides of each ratio alike.
  * `BENCH_SERVER_SECONDS` sets the measured seconds per case and mode (default 3);
- * `BENCH_PROFILE=<dir>` runs the oncely servers under `--cpu-prof` and leaves the profiles there.
+ * `BENCH_PROFILE=<dir>` leaves there a CPU profile of each case's measured rounds
+ * (`<framework>-<guard>-<store>-<mode>.cpuprofile`; read with bench/support/server-profile.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -47,6 +48,7 @@ interface Row {
   /** Median of the rounds' ratios to bare. */
   ratio: number;
   non2xx: number;
+  mismatches: number;
   errors: number;
   target: boolean;
 }
@@ -143,18 +145,30 @@ export async function run(): Promise<{ title: string; markdown: string }> {
  * that both sides of each round's ratio see the same background load.
  */
 async function measure(framework: Framework, item: Case, bare: ServerProcess): Promise<Row[]> {
-  const profile = PROFILE_DIR !== undefined && item.config.guard === 'oncely';
-  const server = await startServer(item.config, profile ? PROFILE_DIR : undefined);
+  const server = await startServer(item.config);
   const rows: Row[] = [];
   try {
     for (const mode of MODES) {
       const key = `bench-replay-${Date.now()}`;
-      if (mode === 'replay') await prime(server.url, key);
+      // Every replay must be the first response, byte for byte: autocannon counts the others.
+      const stored = mode === 'replay' ? await prime(server.url, key) : undefined;
       await load(server.url, mode, WARMUP_SECONDS, key);
       const rounds: { bare: number; own: LoadResult }[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        const { rps } = await load(bare.url, mode, BARE_SECONDS, key);
-        rounds.push({ bare: rps, own: await load(server.url, mode, SECONDS / ROUNDS, key) });
+      const measureRounds = async () => {
+        for (let round = 0; round < ROUNDS; round++) {
+          // The same body check on the bare server (its bodies differ; only the load generator's work
+          // must be the same on both sides).
+          const { rps } = await load(bare.url, mode, BARE_SECONDS, key, stored);
+          const own = await load(server.url, mode, SECONDS / ROUNDS, key, stored);
+          rounds.push({ bare: rps, own });
+        }
+      };
+      if (PROFILE_DIR === undefined) await measureRounds();
+      else {
+        const name = `${framework}-${item.config.guard}-${item.config.store ?? 'own'}-${mode}`;
+        await server.profile(join(PROFILE_DIR, `${name}.cpuprofile`), measureRounds);
+        const served = rounds.reduce((sum, r) => sum + r.own.requests, 0);
+        console.error(`server profile: ${name}.cpuprofile, ${served} requests`);
       }
       const row: Row = {
         framework,
@@ -164,14 +178,15 @@ async function measure(framework: Framework, item: Case, bare: ServerProcess): P
         bare: median(rounds.map((r) => r.bare)),
         ratio: median(rounds.map((r) => r.own.rps / r.bare)),
         non2xx: rounds.reduce((sum, r) => sum + r.own.non2xx, 0),
+        mismatches: rounds.reduce((sum, r) => sum + r.own.mismatches, 0),
         errors: rounds.reduce((sum, r) => sum + r.own.errors, 0),
         target: item.target === true,
       };
       rows.push(row);
-      const problems = row.non2xx + row.errors;
+      const problems = problemsOf(row);
       console.error(
         `server ${framework} ${item.label} ${mode}: ${Math.round(row.rps)} req/s, bare ${Math.round(row.bare)}, ${row.ratio.toFixed(2)}×` +
-          (problems > 0 ? ` (${row.non2xx} non-2xx, ${row.errors} errors)` : ''),
+          (problems === '' ? '' : ` (${problems})`),
       );
     }
   } finally {
@@ -181,16 +196,17 @@ async function measure(framework: Framework, item: Case, bare: ServerProcess): P
 }
 
 /** The first request of the replay case: it runs the handler and stores the response. */
-async function prime(url: string, key: string): Promise<void> {
+async function prime(url: string, key: string): Promise<string> {
   const response = await fetch(`${url}${ROUTE}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'idempotency-key': key },
     body: PAYLOAD,
   });
-  await response.arrayBuffer();
+  const body = await response.text();
   if (response.status !== 201) {
     throw new Error(`priming the replay key got ${response.status}`);
   }
+  return body;
 }
 
 function report(rows: Row[], failures: Failure[], loadBefore: number): string {
@@ -201,7 +217,7 @@ function report(rows: Row[], failures: Failure[], loadBefore: number): string {
     formatRps(row.rps),
     formatRps(row.bare),
     `**${row.ratio.toFixed(2)}×**`,
-    row.non2xx + row.errors > 0 ? `${row.non2xx} non-2xx, ${row.errors} errors` : '',
+    problemsOf(row),
   ]);
   const verdicts = rows
     .filter((row) => row.target)
@@ -215,7 +231,7 @@ function report(rows: Row[], failures: Failure[], loadBefore: number): string {
     missing.push('the PostgreSQL store (ONCELY_POSTGRES_URL unset)');
   }
   return [
-    `POST ${ROUTE} with a ${PAYLOAD.length}-byte JSON body; the handler parses it and answers 201 with a new charge id. Every server runs in a child process of its own; autocannon drives it with ${CONNECTIONS} connections for ${SECONDS} s per case and key mode, after a ${WARMUP_SECONDS} s warm-up. *New keys*: every request carries a fresh Idempotency-Key (claim, handler, store). *Replays*: one key for all, so every request after the first is answered from the store. The bare server (same handler, no idempotency layer, same requests) stays up through the run; each case runs in ${ROUNDS} rounds of "bare for ${BARE_SECONDS} s, then the case for ${SECONDS / ROUNDS} s", and "vs bare" is the median of the rounds' ratios (req/s columns: medians of the rounds). \`@node-idempotency/core\` runs behind Express glue written for this benchmark (its Express plugin is not published), on a Map storage like its memory adapter. Load average when the section started: ${loadBefore.toFixed(1)} on ${availableParallelism()} cores: other work on the machine moves the req/s; the ratios are the figures to compare.`,
+    `POST ${ROUTE} with a ${PAYLOAD.length}-byte JSON body; the handler parses it and answers 201 with a new charge id. Every server runs in a child process of its own; autocannon drives it with ${CONNECTIONS} connections for ${SECONDS} s per case and key mode, after a ${WARMUP_SECONDS} s warm-up. *New keys*: every request carries a fresh Idempotency-Key (claim, handler, store). *Replays*: one key for all, so every request after the first is answered from the store, and each replay's body is checked against the first response (a different one is counted under Errors). The memory store runs with its defaults (10,000 records), so new keys fill it within a second or two and the run includes eviction; the SQLite file is in the temp directory. The bare server (same handler, no idempotency layer, same requests) stays up through the run; each case runs in ${ROUNDS} rounds of "bare for ${BARE_SECONDS} s, then the case for ${SECONDS / ROUNDS} s", and "vs bare" is the median of the rounds' ratios (req/s columns: medians of the rounds). \`@node-idempotency/core\` runs behind Express glue written for this benchmark (its Express plugin is not published), on a Map storage like its memory adapter. Load average when the section started: ${loadBefore.toFixed(1)} on ${availableParallelism()} cores: other work on the machine moves the req/s; the ratios are the figures to compare.`,
     '',
     table(['Framework', 'Case', 'Keys', 'req/s', 'bare req/s', 'vs bare', 'Errors'], lines),
     '',
@@ -223,6 +239,15 @@ function report(rows: Row[], failures: Failure[], loadBefore: number): string {
     ...(missing.length > 0 ? ['', `Not in this run: ${missing.join('; ')}.`] : []),
     ...failures.map((f) => `\nFailed to run: ${FRAMEWORKS[f.framework]}, ${f.label}: ${f.error}`),
   ].join('\n');
+}
+
+/** What went wrong in a case's responses, or '' when nothing did. */
+function problemsOf(row: Row): string {
+  const parts: string[] = [];
+  if (row.non2xx > 0) parts.push(`${row.non2xx} non-2xx`);
+  if (row.mismatches > 0) parts.push(`${row.mismatches} replays with another body`);
+  if (row.errors > 0) parts.push(`${row.errors} socket errors or timeouts`);
+  return parts.join(', ');
 }
 
 function formatRps(rps: number): string {

@@ -14,9 +14,13 @@ export type KeyMode = 'new' | 'replay';
 export interface LoadResult {
   /** Mean requests per second over the run. */
   rps: number;
+  /** Requests answered. */
+  requests: number;
   /** Responses other than 2xx, and socket errors and timeouts. */
   non2xx: number;
   errors: number;
+  /** Responses whose body was not `expectBody` (replays that are not the stored response). */
+  mismatches: number;
 }
 
 interface RequestParams {
@@ -39,20 +43,37 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (options: {
   url: string;
   connections: number;
   duration: number;
-  requests: { setupRequest(request: RequestParams): RequestParams }[];
+  requests: {
+    setupRequest(request: RequestParams): RequestParams;
+    onResponse?(status: number, body: string): void;
+  }[];
 }) => Promise<AutocannonResult>;
 
 export const CONNECTIONS = 64;
 
-/** Runs `seconds` of load against `url` and returns what the server sustained. */
+/**
+ * Runs `seconds` of load against `url` and returns what the server sustained. With `expectBody`,
+ * every response body is compared with it.
+ */
 export async function load(
   url: string,
   mode: KeyMode,
   seconds: number,
   key: string,
+  expectBody?: string,
 ): Promise<LoadResult> {
   const prefix = randomBytes(6).toString('hex');
   let sequence = 0;
+  let mismatches = 0;
+  // Only when asked: autocannon keeps each body for onResponse, which costs the load generator.
+  const check =
+    expectBody === undefined
+      ? {}
+      : {
+          onResponse: (_status: number, body: string) => {
+            if (body !== expectBody) mismatches++;
+          },
+        };
   const headers = { 'content-type': 'application/json', 'idempotency-key': key };
   const result = await autocannon({
     url: `${url}${ROUTE}`,
@@ -68,12 +89,15 @@ export async function load(
             mode === 'new' ? { ...headers, 'idempotency-key': `${prefix}-${++sequence}` } : headers,
           body: PAYLOAD,
         }),
+        ...check,
       },
     ],
   });
   return {
     rps: result.requests.total / result.duration,
+    requests: result.requests.total,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    mismatches,
   };
 }

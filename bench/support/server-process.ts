@@ -1,26 +1,25 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ServerConfig } from './server-config.ts';
+import type { ProfileMessage } from './server-profiler.ts';
 
 const APP = fileURLToPath(new URL('./server-app.ts', import.meta.url));
 
-/** A benchmark server in its own process; `stop()` ends it (and writes its CPU profile, if any). */
+/** A benchmark server in its own process; `stop()` ends it. */
 export interface ServerProcess {
   readonly url: string;
+  /**
+   * Profiles the server's CPU while `work` runs (not its start-up), and writes the V8
+   * `.cpuprofile` to `file`; read it with bench/support/server-profile.ts.
+   */
+  profile<T>(file: string, work: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
 }
 
-/**
- * Starts bench/support/server-app.ts with `config` in a child process. With `profileDir`, the
- * child runs under `--cpu-prof` and writes a `.cpuprofile` there when it stops.
- */
-export async function startServer(
-  config: ServerConfig,
-  profileDir?: string,
-): Promise<ServerProcess> {
-  const execArgv = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+/** Starts bench/support/server-app.ts with `config` in a child process of its own. */
+export async function startServer(config: ServerConfig): Promise<ServerProcess> {
   const child = fork(APP, [JSON.stringify(config)], {
-    execArgv,
+    execArgv: [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -28,8 +27,21 @@ export async function startServer(
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`bench server exited with code ${code}`)));
   });
+  const ask = (message: ProfileMessage) =>
+    new Promise<void>((resolve) => {
+      child.once('message', () => resolve());
+      child.send(message);
+    });
   return {
     url: `http://127.0.0.1:${port}`,
+    async profile(file, work) {
+      await ask({ profile: 'start' });
+      try {
+        return await work();
+      } finally {
+        await ask({ profile: 'stop', file });
+      }
+    },
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
