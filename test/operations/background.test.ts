@@ -1,5 +1,6 @@
 import { HttpResponse, http } from 'msw';
 import { afterEach, describe, expect, it } from 'vitest';
+import { isOperationPendingError } from '../../src/client/operations/errors/index.ts';
 import { OperationPendingError } from '../../src/client/operations/errors/operation-pending-error.ts';
 import { isOncelyError } from '../../src/errors/oncely-error.ts';
 import { memoryJournal } from '../../src/journal/memory.ts';
@@ -40,6 +41,8 @@ describe('an operation that runs out of in-session attempts', () => {
 
     const error = await op.run(7).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OperationPendingError);
+    expect(isOperationPendingError(error)).toBe(true);
+    expect(isOperationPendingError(new Error('x'))).toBe(false);
     const pending = error as OperationPendingError;
     expect(pending.code).toBe('OPERATION_PENDING');
     expect(pending.attempts).toBe(3);
