@@ -218,7 +218,7 @@ function webLock(
           done();
           await held;
         };
-        resolve({ release, [Symbol.asyncDispose]: release });
+        resolve({ release });
       });
     });
     held = requested.then(

@@ -118,10 +118,12 @@ export interface LockOptions {
   signal?: AbortSignal;
 }
 
-/** A held lock. Release it when done; `await using` releases it too. */
+/**
+ * A held lock. Release it when done (in a `finally`). It deliberately has no
+ * `Symbol.asyncDispose`: that would make every consumer's types need the `esnext.disposable` lib.
+ */
 export interface JournalLock {
   release(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**

@@ -17,7 +17,7 @@ export function localLock(): (options?: LockOptions) => Promise<JournalLock | un
       if (next) next();
       else held = false;
     };
-    return { release, [Symbol.asyncDispose]: release };
+    return { release };
   };
 
   return (options) => {
