@@ -169,4 +169,26 @@ describe('an operation that runs out of in-session attempts', () => {
     expect((await journal.list())[0]?.state).toBe('expired');
     await client.close();
   });
+
+  it('reports the expiry on time even when the server asked to come back later', async () => {
+    const { keys, handler } = flaky(100, 503, { 'retry-after': '3600' });
+    server.use(http.post(`${BASE}/charges`, handler));
+    let expiredAt = 0;
+    const client = opsClient({
+      retry: { maxRetryAfter: 10 },
+      operationLifetimeMs: 80,
+      onExpired: () => {
+        expiredAt = Date.now();
+      },
+    });
+    const op = client.operation('charge', {
+      request: () => ({ url: '/charges', method: 'POST', json: {} }),
+    });
+    const started = Date.now();
+    await expect(op.run(undefined)).rejects.toBeInstanceOf(OperationPendingError);
+    await eventually(() => expiredAt > 0, 2_000);
+    expect(expiredAt - started).toBeLessThan(1_000);
+    expect(keys).toHaveLength(1);
+    await client.close();
+  });
 });

@@ -249,7 +249,13 @@ export function createOperations(context: SendContext, options: OperationsOption
         }),
       );
       if (background && retryAt !== undefined && !closed) {
-        scheduler.schedule(entry.id, retryAt, settlement.retryAt !== undefined);
+        // Woken at its expiry at the latest, so that onExpired is told on time.
+        const expiresAt = entry.expiresAt ?? entry.createdAt + lifetime;
+        scheduler.schedule(
+          entry.id,
+          Math.min(retryAt, expiresAt),
+          settlement.retryAt !== undefined,
+        );
       }
       throw new OperationPendingError(
         entry.id,
