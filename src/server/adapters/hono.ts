@@ -1,14 +1,25 @@
 /** `oncely/server/hono`: the idempotency helper as Hono 4 middleware. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { captureResponse } from '../core/capture-response.ts';
+import type { Claim } from '../core/claim.ts';
 import { createEngine } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
 import { pathOf, toResponse } from '../core/idempotency.ts';
 import type { CoreOptions } from '../core/options.ts';
 import type { IdempotencyContext } from '../core/types.ts';
+import { DEFAULT_MAX_REQUEST_BYTES, readBody } from './node-body.ts';
+import { captureResponse as captureNodeResponse } from './node-capture.ts';
 
 /** Options of the Hono middleware: the core options, with `scope` reading Hono's context. */
-export type HonoIdempotencyOptions = CoreOptions<Context>;
+export interface HonoIdempotencyOptions extends CoreOptions<Context> {
+  /**
+   * On @hono/node-server, the largest request body read for the fingerprint; a larger one is
+   * refused with a `RequestBodyTooLargeError` (status 413). Elsewhere Hono's own limits apply.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxRequestBytes?: number;
+}
 
 /** The variables the middleware sets: `c.get('oncely')` in a guarded handler. */
 export interface IdempotencyEnv<Tx = unknown> {
@@ -43,13 +54,14 @@ export function idempotency<Tx = unknown>(
   options: HonoIdempotencyOptions = {},
 ): MiddlewareHandler<IdempotencyEnv<Tx>> {
   const engine = createEngine<Context>(options);
+  const limit = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   return async function idempotencyMiddleware(c, next) {
+    const node = nodeBindings(c.env);
     const decision = await engine.begin({
       method: c.req.method,
       path: pathOf(c.req.url),
       header: (name) => c.req.header(name),
-      body: async () =>
-        c.req.raw.body === null ? undefined : new Uint8Array(await c.req.arrayBuffer()),
+      body: () => (node === undefined ? readWebBody(c) : readNodeBody(c, node.incoming, limit)),
       request: c,
     });
     switch (decision.kind) {
@@ -60,9 +72,20 @@ export function idempotency<Tx = unknown>(
       case 'proceed': {
         const claim = decision.claim;
         c.set('oncely', { key: claim.key, scope: claim.scope, tx: undefined });
+        // On @hono/node-server, capture what reaches Node's response, as the Express adapter
+        // does: the web Response is then never materialised or read (it stays on the server's
+        // fast path for string and byte bodies).
+        if (node !== undefined) captureNodeResponse(node.outgoing, claim, engine.settings.leaseMs);
         await next();
         if (c.error !== undefined) {
           await claim.release(RELEASE_REASONS.threw);
+          return;
+        }
+        if (node !== undefined) {
+          // The client went away: @hono/node-server will not write the response, so store it
+          // from here (a retry must get it rather than run the handler again).
+          if (node.outgoing.destroyed && !claim.settled)
+            replace(c, await completeFrom(claim, c.res));
           return;
         }
         const res = c.res;
@@ -106,6 +129,56 @@ export function idempotency<Tx = unknown>(
       }
     }
   };
+}
+
+/** Stores `res` as read whole; returns it rebuilt from its bytes (its body is consumed). */
+async function completeFrom(claim: Claim, res: Response): Promise<Response> {
+  const { status, headers } = res;
+  if (!claim.willStore(status) || res.body === null) {
+    await claim.complete({ status, headers, body: EMPTY });
+    return res;
+  }
+  const body = new Uint8Array(await res.arrayBuffer());
+  await claim.complete({ status, headers, body });
+  return new Response(NULL_BODY_STATUSES.has(status) ? null : (body as BodyInit), res);
+}
+
+/** @hono/node-server's bindings in `c.env`, when the app is served by it over HTTP/1. */
+interface NodeBindings {
+  incoming: IncomingMessage;
+  outgoing: ServerResponse;
+}
+
+function nodeBindings(env: unknown): NodeBindings | undefined {
+  if (typeof env !== 'object' || env === null) return undefined;
+  const { incoming, outgoing } = env as Partial<NodeBindings>;
+  if (incoming?.httpVersionMajor !== 1 || typeof outgoing?.getHeaders !== 'function') {
+    return undefined;
+  }
+  return env as NodeBindings;
+}
+
+async function readWebBody(c: Context): Promise<Uint8Array | undefined> {
+  return c.req.raw.body === null ? undefined : new Uint8Array(await c.req.arrayBuffer());
+}
+
+/**
+ * Reads the body from Node's request and leaves it as `incoming.rawBody`, where @hono/node-server
+ * looks first (as on Google Cloud Functions): the handler's `c.req.json()`, `c.req.text()` or
+ * `c.req.raw` read those bytes, without a second read of the stream.
+ */
+async function readNodeBody(
+  c: Context,
+  incoming: IncomingMessage & { rawBody?: unknown },
+  limit: number,
+): Promise<Uint8Array | undefined> {
+  if (incoming.rawBody instanceof Uint8Array) return incoming.rawBody;
+  // Read already by an earlier middleware, or being read: go through Hono's cache.
+  for (const _ in c.req.bodyCache) return readWebBody(c);
+  if (incoming.readableDidRead || incoming.readableFlowing !== null) return readWebBody(c);
+  const bytes = await readBody(incoming, limit);
+  if (bytes !== undefined) incoming.rawBody = bytes;
+  return bytes;
 }
 
 interface Held {

@@ -1,9 +1,15 @@
+import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { idempotency } from '../../../src/server/adapters/hono.ts';
 import { type Fixture, testAdapter } from './behaviour.ts';
 import { response, serveFetch } from './serve.ts';
 
-function app(fixture: Fixture) {
+/** How the handler reads the body the middleware has read before it. */
+type Read = (c: Context) => Promise<string>;
+
+const latin1 = (buffer: ArrayBuffer) => Buffer.from(buffer).toString('latin1');
+
+function app(fixture: Fixture, read: Read) {
   const hono = new Hono();
   hono.onError((_error, c) => c.text('failed', 500));
   hono.use(
@@ -11,16 +17,32 @@ function app(fixture: Fixture) {
     idempotency({ ...fixture.options, scope: (c) => fixture.scope(c.req.header('x-api-key')) }),
   );
   hono.all('/charges', async (c) => {
-    // Read again after the middleware read it: Hono caches the body.
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
     const reply = await fixture.handle({
       method: c.req.method,
       header: (name) => c.req.header(name),
-      body: Buffer.from(bytes).toString('latin1'),
+      body: await read(c),
     });
     return response(reply);
   });
   return hono;
 }
 
-testAdapter('hono (@hono/node-server)', (fixture) => serveFetch(app(fixture).fetch));
+// Served by @hono/node-server: the middleware reads and captures at Node's level.
+testAdapter('hono (@hono/node-server, c.req.arrayBuffer())', (fixture) =>
+  serveFetch(app(fixture, async (c) => latin1(await c.req.arrayBuffer())).fetch),
+);
+
+// The handler reads the raw web Request, whose stream the middleware gave back.
+testAdapter('hono (@hono/node-server, c.req.raw)', (fixture) =>
+  serveFetch(app(fixture, async (c) => latin1(await c.req.raw.arrayBuffer())).fetch),
+);
+
+// No Node bindings in c.env (as on Bun, Deno or Workers): the web path, with the core's capture.
+testAdapter('hono (web Request and Response)', (fixture) => {
+  const hono = app(fixture, async (c) =>
+    c.req.header('content-type')?.includes('json')
+      ? JSON.stringify(await c.req.json())
+      : latin1(await c.req.arrayBuffer()),
+  );
+  return serveFetch((request) => hono.fetch(request));
+});
