@@ -20,7 +20,11 @@ const NOTHING: readonly Chunk[] = [];
  */
 export function captureResponse(res: ServerResponse, claim: Claim, graceMs: number): void {
   const { write, end } = res;
-  const writeHead = res.writeHead as (status: number, message?: string) => ServerResponse;
+  const writeHead = res.writeHead as (
+    status: number,
+    message?: unknown,
+    headers?: unknown,
+  ) => ServerResponse;
   let chunks: Chunk[] | undefined = [];
   let size = 0;
   let ending = false;
@@ -45,18 +49,26 @@ export function captureResponse(res: ServerResponse, claim: Claim, graceMs: numb
     chunks.push(bytes);
   };
 
+  // Headers given to writeHead as an object: Node sends them without keeping them when no header
+  // was set before, so they are merged into getHeaders() at the end (cheaper than setHeader).
+  let given: OutgoingHttpHeaders | undefined;
   res.writeHead = function capturedWriteHead(
     this: ServerResponse,
     status: number,
     message?: string | HeadersArg,
     headers?: HeadersArg,
   ): ServerResponse {
-    if (typeof message === 'string') adoptHeaders(this, headers);
-    else adoptHeaders(this, message);
+    const withMessage = typeof message === 'string';
+    const object = withMessage ? headers : message;
     if (!claim.willStore(status)) chunks = undefined;
-    return typeof message === 'string'
-      ? writeHead.call(this, status, message)
-      : writeHead.call(this, status);
+    if (object !== undefined && object !== null && !Array.isArray(object)) {
+      given = object as OutgoingHttpHeaders;
+      return withMessage
+        ? writeHead.call(this, status, message, object)
+        : writeHead.call(this, status, object);
+    }
+    adoptHeaders(this, object);
+    return withMessage ? writeHead.call(this, status, message) : writeHead.call(this, status);
   } as ServerResponse['writeHead'];
 
   res.write = function capturedWrite(
@@ -99,7 +111,7 @@ export function captureResponse(res: ServerResponse, claim: Claim, graceMs: numb
     void claim
       .complete({
         status: this.statusCode,
-        headers: this.getHeaders(),
+        headers: given === undefined ? this.getHeaders() : merged(this.getHeaders(), given),
         body: chunks ?? NOTHING,
       })
       .then(finish);
@@ -114,6 +126,11 @@ export function captureResponse(res: ServerResponse, claim: Claim, graceMs: numb
       if (!ending && !claim.settled) void claim.release(RELEASE_REASONS.aborted, res.statusCode);
     });
   });
+}
+
+function merged(headers: OutgoingHttpHeaders, given: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  for (const name of Object.keys(given)) headers[name.toLowerCase()] = given[name];
+  return headers;
 }
 
 function afterGrace(ms: number, then: () => void): void {
