@@ -10,6 +10,7 @@ import {
   newKey,
   window,
 } from '../src/key/index.ts';
+import { randomV4 } from '../src/key/random-v4.ts';
 import { formatKeyHeader, parseKeyHeader } from '../src/protocol.ts';
 
 describe('newKey', () => {
@@ -17,6 +18,14 @@ describe('newKey', () => {
     const keys = new Set(Array.from({ length: 1000 }, () => newKey()));
     expect(keys.size).toBe(1000);
     for (const key of keys) expect(key).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab]/);
+  });
+
+  it('draws v4 UUIDs from getRandomValues where randomUUID is missing (insecure contexts)', () => {
+    const keys = new Set(Array.from({ length: 1000 }, () => randomV4()));
+    expect(keys.size).toBe(1000);
+    for (const key of keys) {
+      expect(key).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    }
   });
 
   it('draws time-ordered v7 UUIDs on request', () => {

@@ -1,4 +1,5 @@
-import { v4, v7 } from 'uuid';
+import { v7 } from 'uuid';
+import { randomV4 } from './random-v4.ts';
 
 /** Options of {@link newKey}. */
 export interface NewKeyOptions {
@@ -24,5 +25,5 @@ export function newKey(options?: NewKeyOptions): string {
   if (options?.version === 'v7') return v7();
   // crypto.randomUUID is v4 from the CSPRNG and several times faster than building one in JS.
   if (typeof globalThis.crypto?.randomUUID === 'function') return globalThis.crypto.randomUUID();
-  return v4();
+  return randomV4();
 }
