@@ -9,7 +9,7 @@
  * The bare server of each framework stays up through its group; after a warm-up, each case runs
  * in rounds of "bare, then this case", and its ratio is the median of the rounds' ratios, so a
  * machine busy with other work moves both sides of each ratio alike.
- * `BENCH_SERVER_SECONDS` sets the measured seconds per case and mode (default 3);
+ * `BENCH_SERVER_SECONDS` sets the measured seconds per case and key mode (default 2);
  * `BENCH_PROFILE=<dir>` leaves there a CPU profile of each case's measured rounds
  * (`<framework>-<guard>-<store>-<mode>.cpuprofile`; read with bench/support/server-profile.ts).
  */
@@ -21,9 +21,9 @@ import { PAYLOAD, ROUTE, type ServerConfig } from './support/server-config.ts';
 import { CONNECTIONS, type KeyMode, type LoadResult, load } from './support/server-load.ts';
 import { type ServerProcess, startServer } from './support/server-process.ts';
 
-const SECONDS = Number(process.env.BENCH_SERVER_SECONDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SERVER_SECONDS ?? 2);
 const ROUNDS = 2;
-const BARE_SECONDS = 1;
+const BARE_SECONDS = 0.75;
 const WARMUP_SECONDS = 0.5;
 const TARGET = 0.85;
 const PROFILE_DIR = process.env.BENCH_PROFILE;
@@ -47,6 +47,10 @@ interface Row {
   bare: number;
   /** Median of the rounds' ratios to bare. */
   ratio: number;
+  /** Median server CPU per request (µs), this case's and bare's, and of the ratios bare / own. */
+  cpu: number;
+  bareCpu: number;
+  cpuRatio: number;
   non2xx: number;
   mismatches: number;
   errors: number;
@@ -121,6 +125,7 @@ export async function run(): Promise<{ title: string; markdown: string }> {
       try {
         await load(bare.url, 'new', WARMUP_SECONDS, 'warm-up');
         for (const item of cases(framework, directory)) {
+          const started = performance.now();
           try {
             rows.push(...(await measure(framework, item, bare)));
           } catch (error) {
@@ -129,6 +134,8 @@ export async function run(): Promise<{ title: string; markdown: string }> {
             failures.push({ framework, label: item.label, error: message });
             console.error(`server ${framework} ${item.label}: FAILED, ${message}`);
           }
+          const seconds = ((performance.now() - started) / 1000).toFixed(1);
+          console.error(`server ${framework} ${item.label}: ${seconds} s`);
         }
       } finally {
         await bare.stop();
@@ -153,39 +160,44 @@ async function measure(framework: Framework, item: Case, bare: ServerProcess): P
       // Every replay must be the first response, byte for byte: autocannon counts the others.
       const stored = mode === 'replay' ? await prime(server.url, key) : undefined;
       await load(server.url, mode, WARMUP_SECONDS, key);
-      const rounds: { bare: number; own: LoadResult }[] = [];
+      const rounds: { bare: Measured; own: Measured }[] = [];
       const measureRounds = async () => {
         for (let round = 0; round < ROUNDS; round++) {
-          // The same body check on the bare server (its bodies differ; only the load generator's work
-          // must be the same on both sides).
-          const { rps } = await load(bare.url, mode, BARE_SECONDS, key, stored);
-          const own = await load(server.url, mode, SECONDS / ROUNDS, key, stored);
-          rounds.push({ bare: rps, own });
+          // The same body check on the bare server (its bodies differ; only the load generator's
+          // work must be the same on both sides).
+          const bareRun = await measured(bare, mode, BARE_SECONDS, key, stored);
+          rounds.push({
+            bare: bareRun,
+            own: await measured(server, mode, SECONDS / ROUNDS, key, stored),
+          });
         }
       };
       if (PROFILE_DIR === undefined) await measureRounds();
       else {
         const name = `${framework}-${item.config.guard}-${item.config.store ?? 'own'}-${mode}`;
         await server.profile(join(PROFILE_DIR, `${name}.cpuprofile`), measureRounds);
-        const served = rounds.reduce((sum, r) => sum + r.own.requests, 0);
+        const served = rounds.reduce((sum, r) => sum + r.own.result.requests, 0);
         console.error(`server profile: ${name}.cpuprofile, ${served} requests`);
       }
       const row: Row = {
         framework,
         label: item.label,
         mode,
-        rps: median(rounds.map((r) => r.own.rps)),
-        bare: median(rounds.map((r) => r.bare)),
-        ratio: median(rounds.map((r) => r.own.rps / r.bare)),
-        non2xx: rounds.reduce((sum, r) => sum + r.own.non2xx, 0),
-        mismatches: rounds.reduce((sum, r) => sum + r.own.mismatches, 0),
-        errors: rounds.reduce((sum, r) => sum + r.own.errors, 0),
+        rps: median(rounds.map((r) => r.own.result.rps)),
+        bare: median(rounds.map((r) => r.bare.result.rps)),
+        ratio: median(rounds.map((r) => r.own.result.rps / r.bare.result.rps)),
+        cpu: median(rounds.map((r) => r.own.cpu)),
+        bareCpu: median(rounds.map((r) => r.bare.cpu)),
+        cpuRatio: median(rounds.map((r) => r.bare.cpu / r.own.cpu)),
+        non2xx: rounds.reduce((sum, r) => sum + r.own.result.non2xx, 0),
+        mismatches: rounds.reduce((sum, r) => sum + r.own.result.mismatches, 0),
+        errors: rounds.reduce((sum, r) => sum + r.own.result.errors, 0),
         target: item.target === true,
       };
       rows.push(row);
       const problems = problemsOf(row);
       console.error(
-        `server ${framework} ${item.label} ${mode}: ${Math.round(row.rps)} req/s, bare ${Math.round(row.bare)}, ${row.ratio.toFixed(2)}×` +
+        `server ${framework} ${item.label} ${mode}: ${Math.round(row.rps)} req/s, bare ${Math.round(row.bare)}, ${row.ratio.toFixed(2)}×; CPU ${Math.round(row.cpu)} µs/req, bare ${Math.round(row.bareCpu)}, ${row.cpuRatio.toFixed(2)}×` +
           (problems === '' ? '' : ` (${problems})`),
       );
     }
@@ -193,6 +205,26 @@ async function measure(framework: Framework, item: Case, bare: ServerProcess): P
     await server.stop();
   }
   return rows;
+}
+
+interface Measured {
+  result: LoadResult;
+  /** CPU time the server used per request answered, in microseconds. */
+  cpu: number;
+}
+
+/** One load run, with the CPU time the server used for it. */
+async function measured(
+  server: ServerProcess,
+  mode: KeyMode,
+  seconds: number,
+  key: string,
+  expectBody: string | undefined,
+): Promise<Measured> {
+  const before = await server.cpu();
+  const result = await load(server.url, mode, seconds, key, expectBody);
+  const cpu = (await server.cpu()) - before;
+  return { result, cpu: cpu / Math.max(1, result.requests) };
 }
 
 /** The first request of the replay case: it runs the handler and stores the response. */
@@ -217,13 +249,15 @@ function report(rows: Row[], failures: Failure[], loadBefore: number): string {
     formatRps(row.rps),
     formatRps(row.bare),
     `**${row.ratio.toFixed(2)}×**`,
+    `${Math.round(row.cpu)} / ${Math.round(row.bareCpu)}`,
+    `${row.cpuRatio.toFixed(2)}×`,
     problemsOf(row),
   ]);
   const verdicts = rows
     .filter((row) => row.target)
     .map(
       (row) =>
-        `${FRAMEWORKS[row.framework]}, ${row.mode === 'new' ? 'new keys' : 'replays'}: ${row.ratio.toFixed(2)}× (${row.ratio >= TARGET ? 'met' : 'NOT met'})`,
+        `${FRAMEWORKS[row.framework]}, ${row.mode === 'new' ? 'new keys' : 'replays'}: ${row.ratio.toFixed(2)}× (${row.ratio >= TARGET ? 'met' : 'NOT met'}; by CPU per request ${row.cpuRatio.toFixed(2)}×)`,
     );
   const missing: string[] = [];
   if (!process.env.ONCELY_REDIS_URL) missing.push('the Redis store (ONCELY_REDIS_URL unset)');
@@ -231,9 +265,22 @@ function report(rows: Row[], failures: Failure[], loadBefore: number): string {
     missing.push('the PostgreSQL store (ONCELY_POSTGRES_URL unset)');
   }
   return [
-    `POST ${ROUTE} with a ${PAYLOAD.length}-byte JSON body; the handler parses it and answers 201 with a new charge id. Every server runs in a child process of its own; autocannon drives it with ${CONNECTIONS} connections for ${SECONDS} s per case and key mode, after a ${WARMUP_SECONDS} s warm-up. *New keys*: every request carries a fresh Idempotency-Key (claim, handler, store). *Replays*: one key for all, so every request after the first is answered from the store, and each replay's body is checked against the first response (a different one is counted under Errors). The memory store runs with its defaults (10,000 records), so new keys fill it within a second or two and the run includes eviction; the SQLite file is in the temp directory. The bare server (same handler, no idempotency layer, same requests) stays up through the run; each case runs in ${ROUNDS} rounds of "bare for ${BARE_SECONDS} s, then the case for ${SECONDS / ROUNDS} s", and "vs bare" is the median of the rounds' ratios (req/s columns: medians of the rounds). \`@node-idempotency/core\` runs behind Express glue written for this benchmark (its Express plugin is not published), on a Map storage like its memory adapter. Load average when the section started: ${loadBefore.toFixed(1)} on ${availableParallelism()} cores: other work on the machine moves the req/s; the ratios are the figures to compare.`,
+    `POST ${ROUTE} with a ${PAYLOAD.length}-byte JSON body; the handler parses it and answers 201 with a new charge id. Every server runs in a child process of its own; autocannon drives it with ${CONNECTIONS} connections for ${SECONDS} s per case and key mode, after a ${WARMUP_SECONDS} s warm-up. *New keys*: every request carries a fresh Idempotency-Key (claim, handler, store). *Replays*: one key for all, so every request after the first is answered from the store, and each replay's body is checked against the first response (a different one is counted under Errors). The memory store runs with its defaults (10,000 records), so new keys fill it within a second or two and the run includes eviction; the SQLite file is in the temp directory. The bare server (same handler, no idempotency layer, same requests) stays up through the run; each case runs in ${ROUNDS} rounds of "bare for ${BARE_SECONDS} s, then the case for ${SECONDS / ROUNDS} s", and "vs bare" is the median of the rounds' ratios (req/s columns: medians of the rounds). The CPU columns are the server process's CPU time (user + system) per request answered, and "vs bare by CPU" is bare's over the case's: the same ratio as req/s on an idle machine, and the steadier one on a busy machine. \`@node-idempotency/core\` runs behind Express glue written for this benchmark (its Express plugin is not published), on a Map storage like its memory adapter. Load average when the section started: ${loadBefore.toFixed(1)} on ${availableParallelism()} cores: other work on the machine moves the req/s; the ratios are the figures to compare.`,
     '',
-    table(['Framework', 'Case', 'Keys', 'req/s', 'bare req/s', 'vs bare', 'Errors'], lines),
+    table(
+      [
+        'Framework',
+        'Case',
+        'Keys',
+        'req/s',
+        'bare req/s',
+        'vs bare',
+        'CPU µs/req (case / bare)',
+        'vs bare by CPU',
+        'Errors',
+      ],
+      lines,
+    ),
     '',
     `Target: oncely with the memory store at least ${TARGET.toFixed(2)}× bare, on Express and on Hono. Result: ${verdicts.length > 0 ? verdicts.join('; ') : 'not measured'}.`,
     ...(missing.length > 0 ? ['', `Not in this run: ${missing.join('; ')}.`] : []),

@@ -17,8 +17,8 @@ import {
 import { type Context, Hono } from 'hono';
 import type { ServerConfig } from './server-config.ts';
 import { ROUTE } from './server-config.ts';
+import { answerControlMessages } from './server-control.ts';
 import { nodeIdempotency } from './server-peers.ts';
-import { answerProfileMessages } from './server-profiler.ts';
 import { type BenchStore, benchStore } from './server-stores.ts';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
@@ -29,7 +29,7 @@ const scope = () => 'bench';
 
 const server = config.framework === 'express' ? await expressServer() : await honoServer();
 server.keepAliveTimeout = 60_000;
-answerProfileMessages();
+answerControlMessages();
 process.send?.({ port: (server.address() as AddressInfo).port });
 process.on('disconnect', () => {
   server.closeAllConnections();

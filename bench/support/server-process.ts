@@ -1,13 +1,15 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ServerConfig } from './server-config.ts';
-import type { ProfileMessage } from './server-profiler.ts';
+import type { ControlAnswer, ControlMessage } from './server-control.ts';
 
 const APP = fileURLToPath(new URL('./server-app.ts', import.meta.url));
 
 /** A benchmark server in its own process; `stop()` ends it. */
 export interface ServerProcess {
   readonly url: string;
+  /** CPU time (user + system) the server process has used so far, in microseconds. */
+  cpu(): Promise<number>;
   /**
    * Profiles the server's CPU while `work` runs (not its start-up), and writes the V8
    * `.cpuprofile` to `file`; read it with bench/support/server-profile.ts.
@@ -27,19 +29,20 @@ export async function startServer(config: ServerConfig): Promise<ServerProcess> 
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`bench server exited with code ${code}`)));
   });
-  const ask = (message: ProfileMessage) =>
-    new Promise<void>((resolve) => {
-      child.once('message', () => resolve());
+  const ask = (message: ControlMessage) =>
+    new Promise<number>((resolve) => {
+      child.once('message', (answer) => resolve((answer as ControlAnswer).cpuMicros));
       child.send(message);
     });
   return {
     url: `http://127.0.0.1:${port}`,
+    cpu: () => ask({ control: 'cpu' }),
     async profile(file, work) {
-      await ask({ profile: 'start' });
+      await ask({ control: 'profile-start' });
       try {
         return await work();
       } finally {
-        await ask({ profile: 'stop', file });
+        await ask({ control: 'profile-stop', file });
       }
     },
     stop: () =>
