@@ -1,4 +1,4 @@
-import { entries, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
+import { promisifyRequest, type UseStore } from 'idb-keyval';
 import {
   applyPatch,
   byCreation,
@@ -158,7 +158,10 @@ export function indexedDbJournal(options: IndexedDbJournalOptions = {}): Journal
     kind: 'indexeddb',
     durable: true,
     open: () => attempt('open', () => store('readonly', () => undefined)),
-    put: (entry) => attempt('put', () => set(entry.id, entry, store)),
+    // idb-keyval's get/set/entries are not used: their default-store parameter brings its
+    // createStore into every bundle, and this journal always has its own (strict) store.
+    put: (entry) =>
+      attempt('put', () => transact((objectStore) => void objectStore.put(entry, entry.id))),
     update: (id: string, patch: JournalPatch) =>
       attempt('update', () =>
         transact(async (objectStore) => {
@@ -177,10 +180,19 @@ export function indexedDbJournal(options: IndexedDbJournalOptions = {}): Journal
           return found;
         }),
       ),
-    get: (id) => attempt('read', () => get<JournalEntry>(id, store)),
+    get: (id) =>
+      attempt('read', () =>
+        store('readonly', (objectStore) =>
+          promisifyRequest<JournalEntry | undefined>(objectStore.get(id)),
+        ),
+      ),
     list: () =>
       attempt('read', async () =>
-        (await entries<string, JournalEntry>(store)).map(([, entry]) => entry).sort(byCreation),
+        (
+          await store('readonly', (objectStore) =>
+            promisifyRequest<JournalEntry[]>(objectStore.getAll()),
+          )
+        ).sort(byCreation),
       ),
     lock: (lockOptions) => (locks ? webLock(locks, lockName, lockOptions) : pageLock(lockOptions)),
     async close() {
