@@ -176,7 +176,9 @@ async function readNodeBody(
   // Read already by an earlier middleware, or being read: go through Hono's cache.
   for (const _ in c.req.bodyCache) return readWebBody(c);
   if (incoming.readableDidRead || incoming.readableFlowing !== null) return readWebBody(c);
-  const bytes = await readBody(incoming, limit);
+  // Not given back to the stream: @hono/node-server reads rawBody first, and would otherwise
+  // drain the unread stream after the response.
+  const bytes = await readBody(incoming, limit, false);
   if (bytes !== undefined) incoming.rawBody = bytes;
   return bytes;
 }

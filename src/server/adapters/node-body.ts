@@ -19,9 +19,14 @@ export function announcesBody(req: IncomingMessage): boolean {
  * The bytes are pulled with `read()` in paused mode and given back before the stream's `end`
  * event can fire: Node schedules `end` on the next tick and skips it while data is buffered, and
  * `unshift` is allowed until `end` was emitted. Bodies over `limit` reject with
- * {@link RequestBodyTooLargeError} (nothing is given back: the request is refused).
+ * {@link RequestBodyTooLargeError} (nothing is given back: the request is refused). With
+ * `giveBack` false the stream is left read (the caller hands the bytes on some other way).
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  giveBack = true,
+): Promise<Buffer | undefined> {
   if (!announcesBody(req) || req.readableEnded) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -57,7 +62,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
         return;
       }
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      req.unshift(body);
+      if (giveBack) req.unshift(body);
       resolve(body);
     }
     req.on('readable', onReadable);
