@@ -60,7 +60,9 @@ export function idempotency<Tx = unknown>(
     const decision = await engine.begin({
       method: c.req.method,
       path: pathOf(c.req.url),
-      header: (name) => c.req.header(name),
+      // Node's parsed headers cost nothing more; c.req.header() would build a web Headers.
+      header:
+        node === undefined ? (name) => c.req.header(name) : (name) => node.incoming.headers[name],
       body: () => (node === undefined ? readWebBody(c) : readNodeBody(c, node.incoming, limit)),
       request: c,
     });
