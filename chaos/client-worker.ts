@@ -8,7 +8,11 @@ import { createClient, keyFrom, newKey } from '../src/index.ts';
 import { fileJournal } from '../src/node.ts';
 import type { OperationSpec, WorkerMessage, WorkerStart } from './messages.ts';
 
-const send = (message: WorkerMessage) => process.send?.(message);
+// The orchestrator may be gone (it failed or was stopped): then this process just ends.
+const send = (message: WorkerMessage) => {
+  if (process.connected) process.send?.(message);
+  else process.exit(1);
+};
 const start = await new Promise<WorkerStart>((resolve) => process.once('message', resolve));
 
 let retries = 0;
@@ -110,7 +114,11 @@ async function runner() {
   }
 }
 await Promise.all(Array.from({ length: start.concurrency }, runner));
+// Background retries run on unref'd timers (a script is never kept alive by them): this process
+// exists to finish its batch, so it stays up until every operation has succeeded.
+const keepAlive = setInterval(() => {}, 1_000);
 if (start.operations.length > 0) await allDone;
+clearInterval(keepAlive);
 send({ type: 'end', retries, replays });
 await journal.close();
 process.disconnect();

@@ -105,6 +105,7 @@ export async function openLedger({
   const ns = checkNamespace(namespace);
   if (store === 'sqlite') {
     const db = new DatabaseSync(target, { timeout: 5_000 });
+    db.exec('PRAGMA synchronous = NORMAL');
     const insert = db.prepare(`INSERT INTO ${ns}_ledger (op, key, pid) VALUES (?, ?, ?)`);
     return {
       record: async (op, key) => {

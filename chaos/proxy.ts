@@ -50,8 +50,8 @@ export interface ProxyStats {
   replays: number;
   /** 409 answers from a server, the proxy's duplicates included. */
   conflicts: number;
-  /** Attempts answered 502 because no server was reachable (one was restarting). */
-  badGateway: number;
+  /** Attempts answered 503 because no server was reachable (one was restarting). */
+  noServer: number;
   /** Answers forwarded to the clients by status, and `gone` for clients that hung up first. */
   answers: Record<string, number>;
   /** Keys sent per operation id, in order of first use. */
@@ -89,7 +89,7 @@ export async function startChaosProxy(options: ChaosProxyOptions): Promise<Chaos
     faults: emptyFaultCounts(),
     replays: 0,
     conflicts: 0,
-    badGateway: 0,
+    noServer: 0,
     answers: {},
     keys: new Map(),
   };
@@ -178,10 +178,11 @@ export async function startChaosProxy(options: ChaosProxyOptions): Promise<Chaos
     res.end(upstream.body);
   }
 
-  function badGateway(res: ServerResponse) {
-    stats.badGateway++;
+  // As a load balancer does while every backend restarts: 503, and when to come back.
+  function noServer(res: ServerResponse) {
+    stats.noServer++;
     if (res.headersSent || res.destroyed) return;
-    res.writeHead(502, { 'content-type': 'text/plain' });
+    res.writeHead(503, { 'retry-after': retryAfter, 'content-type': 'text/plain' });
     res.end('no server reachable');
   }
 
@@ -228,7 +229,7 @@ export async function startChaosProxy(options: ChaosProxyOptions): Promise<Chaos
         const [original, copy] = await Promise.allSettled([forward(req, body), forward(req, body)]);
         if (copy.status === 'fulfilled' && copy.value.response.status === 409) stats.conflicts++;
         if (original.status === 'fulfilled') reply(res, original.value.response);
-        else badGateway(res);
+        else noServer(res);
         return;
       }
       case FAULT_KINDS.serverKill: {
@@ -251,7 +252,7 @@ export async function startChaosProxy(options: ChaosProxyOptions): Promise<Chaos
         try {
           reply(res, (await forward(req, body)).response);
         } catch {
-          badGateway(res);
+          noServer(res);
         }
     }
   }

@@ -28,13 +28,13 @@ export interface ChaosOptions {
   seed: number;
   /** Client processes running at once. @default 4 */
   workers?: number;
-  /** Operations per client process (a killed one is resumed by the next). @default ops / 40, 25 to 250 */
+  /** Operations per client process (a killed one is resumed by the next). @default ops / 20, 25 to 500 */
   batchSize?: number;
   /** Lease of the server helper: a killed server's key is taken over after it. @default 1_000 */
   leaseMs?: number;
   /** Attempt timeout of the clients; the proxy's hang outlasts it. @default 1_000 */
   timeoutMs?: number;
-  /** Shortest time between two server kills, in ms. @default 1_500 */
+  /** Shortest time between a server restart and the next kill, in ms. @default 4_000 */
   serverKillSpacingMs?: number;
   /** Relative weights of the proxy faults. */
   weights?: Partial<Record<FaultKind, number>>;
@@ -72,11 +72,15 @@ export interface ChaosResult {
   /** Operations finished by `resume()` in a fresh process after a client kill. */
   resumed: number;
   serverRestarts: number;
+  /** Keys taken over by a retry after their holder's lease lapsed (a killed server). */
+  takeovers: number;
+  /** Handlers that outlived their lease while alive (should stay 0). */
+  leasesLost: number;
   durationMs: number;
   /** Answers the proxy forwarded, by status (`gone`: the client had hung up). */
   answers: Record<string, number>;
-  /** Attempts answered 502 while no server was reachable. */
-  badGateway: number;
+  /** Attempts answered 503 by the proxy while no server was reachable (restarting). */
+  noServer: number;
   /** False when the client lacked durable operations, so no client was killed. */
   durable: boolean;
 }
@@ -101,7 +105,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   });
   let killsInjected = 0;
   let killsMissed = 0;
-  const spacing = options.serverKillSpacingMs ?? 1_500;
+  const spacing = options.serverKillSpacingMs ?? 4_000;
   const proxy = await startChaosProxy({
     upstreams: fleet.ports,
     faultRate: options.faultRate,
@@ -138,7 +142,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     op: `op-${n}`,
     derived: n % 2 === 0,
   }));
-  const batchSize = options.batchSize ?? Math.min(250, Math.max(25, Math.ceil(options.ops / 40)));
+  // A client process takes seconds to start on a busy machine: few, large batches.
+  const batchSize = options.batchSize ?? Math.min(500, Math.max(25, Math.ceil(options.ops / 20)));
   const batches: OperationSpec[][] = [];
   for (let n = 0; n < specs.length; n += batchSize) batches.push(specs.slice(n, n + batchSize));
   const workers = Math.min(options.workers ?? 4, batches.length);
@@ -154,21 +159,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       concurrency: perWorker,
       timeoutMs: options.timeoutMs ?? 1_000,
     };
-    const killAfter = random() < options.faultRate ? 1 + Math.floor(random() * batch.length) : 0;
     let killed = false;
     for (let life = 0; ; life++) {
-      const outcome = await runWorker(
-        start,
-        life === 0 && killAfter > 0 ? killAfter : 0,
-        random() * 20,
-        {
-          onSent: (op) => sent.add(op),
-          onDone: (op, wasResumed) => {
-            if (!done.has(op) && wasResumed && life > 0) resumed++;
-            done.add(op);
-          },
+      // Each process of the batch may be killed in turn (a resume cut short by a crash), up to 3.
+      const killAfter =
+        life < 3 && random() < options.faultRate ? 1 + Math.floor(random() * batch.length) : 0;
+      const outcome = await runWorker(start, killAfter, random() * 20, {
+        onSent: (op) => sent.add(op),
+        onDone: (op, wasResumed) => {
+          if (!done.has(op) && wasResumed && life > 0) resumed++;
+          done.add(op);
         },
-      );
+      });
       if (!outcome.durable) durable = false;
       if (outcome.killed) {
         killed = true;
@@ -204,12 +206,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
   const effects = await readLedger(target);
   const keys = new Map<string, Set<string>>();
+  let takeovers = 0;
+  let leasesLost = 0;
   for (const [op, seen] of proxy.stats.keys) keys.set(op, new Set(seen));
   for (const log of fleet.attemptLogs) {
     const text = await readFile(log, 'utf8').catch(() => '');
     for (const line of text.split('\n')) {
       const [op, key] = line.split('\t');
       if (!op || key === undefined) continue;
+      if (op === '#takeover') takeovers++;
+      if (op === '#lost') leasesLost++;
+      if (op.startsWith('#')) continue;
       const set = keys.get(op) ?? new Set<string>();
       set.add(key);
       keys.set(op, set);
@@ -245,9 +252,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     conflicts: proxy.stats.conflicts,
     resumed,
     serverRestarts: fleet.restarts,
+    takeovers,
+    leasesLost,
     durationMs: Date.now() - started,
     answers: proxy.stats.answers,
-    badGateway: proxy.stats.badGateway,
+    noServer: proxy.stats.noServer,
     durable,
   };
 }

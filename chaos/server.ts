@@ -8,7 +8,8 @@
  *   CHAOS_LEASE_MS   the lease (short, so a retry takes over a killed server's key soon)
  *   CHAOS_ATTEMPTS   file to which every attempt's operation id and key are appended
  * It prints `{"port":N}` once listening. A request with `x-chaos-kill: 1` kills the process with
- * SIGKILL in the middle of the handler.
+ * SIGKILL in the middle of the handler. Lease takeovers and lost leases are logged as `#takeover`
+ * and `#lost` lines in the attempts file.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -39,7 +40,13 @@ const cleanups: (() => unknown)[] = [];
 
 let store: Store;
 if (target.store === 'sqlite') {
-  store = sqliteStore({ path: target.target, table: `${target.namespace}_records` });
+  // NORMAL in WAL mode: a commit survives a killed process (what the chaos does), not a power cut;
+  // FULL would fsync on each of the three commits per request, on a blocked event loop.
+  store = sqliteStore({
+    path: target.target,
+    table: `${target.namespace}_records`,
+    synchronous: 'normal',
+  });
 } else if (target.store === 'postgres') {
   const pool = new pg.Pool({ connectionString: target.target, max: 20 });
   cleanups.push(() => pool.end());
@@ -59,18 +66,52 @@ cleanups.push(
 // (docs/reliability.md: what a non-transactional store cannot promise).
 const transactional = target.store === 'postgres';
 
+// Keys whose effect is on the ledger but whose response is not yet stored. Without a transaction a
+// crash in that window makes the takeover run the handler again: no idempotency layer can prevent
+// it, only an effect that commits with the record (docs/reliability.md). So a non-transactional
+// kill waits until no handler is in that window and holds back new effects meanwhile.
+const committing = new Set<string>();
+let killing = false;
+const log = (line: string) => appendFileSync(attemptsLog, `${line}\n`);
+
+async function killMidHandler(): Promise<void> {
+  killing = true;
+  for (let waited = 0; committing.size > 0; waited += 5) {
+    // Never drained (a store call hangs): no kill this time; the proxy sees the answer.
+    if (waited > 3_000) {
+      killing = false;
+      return;
+    }
+    await sleep(5);
+  }
+  process.kill(process.pid, 'SIGKILL');
+}
+
 const guarded = idempotency({
   store,
   scope: () => 'chaos',
   leaseMs: Number(process.env.CHAOS_LEASE_MS ?? 1_000),
   transactional,
+  onEvent: (event) => {
+    if (event.type === 'complete' || event.type === 'release') committing.delete(event.key);
+    if (event.type === 'lost' || event.type === 'takeover') {
+      committing.delete(event.key);
+      log(`#${event.type}\t${event.key}`);
+    }
+  },
 })(async (request, { key, tx }) => {
   const { op } = (await request.json()) as { op: string };
   const kill = request.headers.get(KILL_HEADER) === '1';
   await sleep(1 + Math.random() * 4);
-  if (kill && !transactional) process.kill(process.pid, 'SIGKILL');
+  if (!transactional) {
+    if (kill) await killMidHandler();
+    // A kill is under way: this handler dies with the process, before its effect.
+    while (killing) await sleep(5);
+    committing.add(String(key));
+  }
   await ledger.record(op, String(key), tx);
-  if (kill) process.kill(process.pid, 'SIGKILL');
+  // In a transaction the kill may come after the effect: it rolls back with the record.
+  if (kill && transactional) process.kill(process.pid, 'SIGKILL');
   // A fresh id per run: a replay shows the first run's body, a second run would show another.
   return Response.json({ op, effect: randomUUID(), pid: process.pid }, { status: 201 });
 });
@@ -80,7 +121,7 @@ async function fetch(request: Request): Promise<Response> {
   const op = operationOf(body);
   const key = request.headers.get(KEY_HEADER);
   // Written before anything else, synchronously: the line survives a SIGKILL that follows.
-  if (op !== undefined) appendFileSync(attemptsLog, `${op}\t${key ?? ''}\n`);
+  if (op !== undefined) log(`${op}\t${key ?? ''}`);
   return guarded(
     new Request(request.url, { method: request.method, headers: request.headers, body }),
   );

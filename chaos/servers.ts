@@ -64,6 +64,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   let stopping = false;
   let restarts = 0;
   let down = 0;
+  let starting = 0;
   let lastRestartAt = Date.now();
 
   const envOf = (n: number): NodeJS.ProcessEnv => ({
@@ -77,6 +78,11 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   });
 
   async function keep(n: number, child: ChildProcess) {
+    // A server that finished starting after stop() was called goes at once.
+    if (stopping) {
+      child.kill('SIGTERM');
+      return;
+    }
     children[n] = child;
     child.once('exit', () => {
       children[n] = undefined;
@@ -87,6 +93,15 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   }
 
   async function restart(n: number) {
+    starting++;
+    try {
+      await relaunch(n);
+    } finally {
+      starting--;
+    }
+  }
+
+  async function relaunch(n: number) {
     for (;;) {
       try {
         await keep(n, await launch(envOf(n)));
@@ -118,6 +133,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     },
     async stop() {
       stopping = true;
+      while (starting > 0) await new Promise((resolve) => setTimeout(resolve, 20));
       await Promise.all(
         children.map(
           (child) =>
