@@ -5,15 +5,15 @@ import type { FailureReason } from '../retry/policy.ts';
  * attempt throws to p-retry, so p-retry can own the loop while oncely decides.
  */
 export class AttemptFailure extends Error {
-  readonly attempt: number;
-  readonly reason: FailureReason;
+  declare readonly attempt: number;
+  declare readonly reason: FailureReason;
   /** Whether this kind of failure is worth another attempt (the method is checked apart). */
-  readonly retryable: boolean;
+  declare readonly retryable: boolean;
   /** The error a caller sees for this failure. */
-  readonly error: Error;
-  readonly response: Response | undefined;
+  declare readonly error: Error;
+  declare readonly response: Response | undefined;
   /** `Retry-After` of the response, in milliseconds. */
-  readonly retryAfter: number | undefined;
+  declare readonly retryAfter: number | undefined;
 
   constructor(
     attempt: number,

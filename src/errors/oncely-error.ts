@@ -11,8 +11,11 @@ const brand = Symbol.for('oncely.error');
  * ```
  */
 export class OncelyError extends Error {
+  // Fields here and in the other classes the client bundles are `declare`d and set in the
+  // constructor: a class field would repeat each name in every browser bundle (issue 2's size
+  // target) and change nothing, since every constructor sets them all.
   /** Stable, machine-readable identifier of the failure. */
-  readonly code: string;
+  declare readonly code: string;
 
   constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);

@@ -25,9 +25,9 @@ export type JournalAction =
  */
 export class JournalError extends OncelyError {
   /** What the journal was doing. */
-  readonly action: JournalAction;
+  declare readonly action: JournalAction;
   /** True when storage is full (IndexedDB `QuotaExceededError`, `ENOSPC`, `EDQUOT`). */
-  readonly quota: boolean;
+  declare readonly quota: boolean;
 
   constructor(action: JournalAction, message: string, options?: ErrorOptions) {
     super('JOURNAL_FAILED', message, options);

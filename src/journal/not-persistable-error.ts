@@ -12,7 +12,7 @@ import { OncelyError } from '../errors/oncely-error.ts';
  */
 export class NotPersistableError extends OncelyError {
   /** What kind of body was refused: `'stream'`, `'form-file'` or the constructor's name. */
-  readonly bodyType: string;
+  declare readonly bodyType: string;
 
   constructor(bodyType: string, reason: string) {
     super('NOT_PERSISTABLE', `The request cannot be journaled: ${reason}`);

@@ -5,10 +5,10 @@ import { OncelyError } from '../../errors/oncely-error.ts';
  * unread, so its body can still be inspected. Not thrown when `throwHttpErrors` is `false`.
  */
 export class HttpError extends OncelyError {
-  readonly response: Response;
-  readonly status: number;
+  declare readonly response: Response;
+  declare readonly status: number;
   /** The idempotency key the request carried, if any. */
-  readonly key: string | undefined;
+  declare readonly key: string | undefined;
 
   constructor(response: Response, key: string | undefined, code = 'HTTP_ERROR', message?: string) {
     super(code, message ?? `Request failed with status ${response.status} ${response.statusText}`);

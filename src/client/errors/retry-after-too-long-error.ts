@@ -7,13 +7,13 @@ import type { AttemptRecord } from '../attempt-record.ts';
  */
 export class RetryAfterTooLongError extends OncelyError {
   /** The wait the server asked for, in milliseconds. */
-  readonly retryAfter: number;
+  declare readonly retryAfter: number;
   /** When the server said to come back, in milliseconds since the epoch. */
-  readonly retryAt: number;
-  readonly maxRetryAfter: number;
-  readonly key: string | undefined;
-  readonly attempts: readonly AttemptRecord[];
-  readonly response: Response;
+  declare readonly retryAt: number;
+  declare readonly maxRetryAfter: number;
+  declare readonly key: string | undefined;
+  declare readonly attempts: readonly AttemptRecord[];
+  declare readonly response: Response;
 
   constructor(
     retryAfter: number,

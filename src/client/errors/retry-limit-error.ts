@@ -17,10 +17,10 @@ export type RetryStop = (typeof RETRY_STOPS)[keyof typeof RETRY_STOPS];
  * error and status; `cause` is the last one, and `response` the last response, unread.
  */
 export class RetryLimitError extends OncelyError {
-  readonly key: string | undefined;
-  readonly attempts: readonly AttemptRecord[];
-  readonly stop: RetryStop;
-  readonly response: Response | undefined;
+  declare readonly key: string | undefined;
+  declare readonly attempts: readonly AttemptRecord[];
+  declare readonly stop: RetryStop;
+  declare readonly response: Response | undefined;
 
   constructor(
     key: string | undefined,

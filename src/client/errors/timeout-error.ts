@@ -6,8 +6,8 @@ import { OncelyError } from '../../errors/oncely-error.ts';
  */
 export class TimeoutError extends OncelyError {
   /** The limit that was reached, in milliseconds. */
-  readonly timeout: number;
-  readonly scope: 'attempt' | 'total';
+  declare readonly timeout: number;
+  declare readonly scope: 'attempt' | 'total';
 
   constructor(timeout: number, scope: 'attempt' | 'total') {
     super('TIMEOUT', `No response within the ${scope} timeout of ${timeout} ms`);

@@ -5,7 +5,7 @@ import { OncelyError } from '../../../errors/oncely-error.ts';
  * definition by name on resume, so a name must mean one definition.
  */
 export class DuplicateOperationError extends OncelyError {
-  readonly operation: string;
+  declare readonly operation: string;
 
   constructor(operation: string) {
     super('DUPLICATE_OPERATION', `An operation named '${operation}' is already defined`);

@@ -15,15 +15,15 @@ import { OncelyError } from '../../../errors/oncely-error.ts';
  */
 export class OperationPendingError extends OncelyError {
   /** Journal record id of the operation. */
-  readonly id: string;
+  declare readonly id: string;
   /** Name of its definition. */
-  readonly operation: string;
+  declare readonly operation: string;
   /** The key every attempt carried and every later attempt will carry. */
-  readonly key: string;
+  declare readonly key: string;
   /** Attempts made so far, across sessions. */
-  readonly attempts: number;
+  declare readonly attempts: number;
   /** Epoch ms of the next background attempt, or undefined when background retries are off. */
-  readonly retryAt: number | undefined;
+  declare readonly retryAt: number | undefined;
 
   constructor(
     id: string,
