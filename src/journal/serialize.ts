@@ -126,8 +126,8 @@ function persistBody(body: BodyInit | undefined): PersistedBody | undefined {
     const view = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
     return { type: 'bytes', value: view.slice() };
   }
-  if (typeof Blob !== 'undefined' && body instanceof Blob) return { type: 'blob', value: body };
-  if (typeof FormData !== 'undefined' && body instanceof FormData) {
+  if (body instanceof Blob) return { type: 'blob', value: body };
+  if (body instanceof FormData) {
     const fields: [string, string][] = [];
     for (const [name, value] of body) {
       if (typeof value !== 'string') {
@@ -140,7 +140,7 @@ function persistBody(body: BodyInit | undefined): PersistedBody | undefined {
     }
     return { type: 'form', value: fields };
   }
-  if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) {
+  if (body instanceof ReadableStream) {
     throw new NotPersistableError(
       'stream',
       'a ReadableStream body can be read only once; buffer it, or pass durable: false',
