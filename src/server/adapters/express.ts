@@ -73,3 +73,7 @@ export function idempotency(options: ExpressIdempotencyOptions = {}): RequestHan
     }, next);
   };
 }
+
+export type { IdempotencyContext } from '../core/types.ts';
+export { RequestAbortedError } from './request-aborted-error.ts';
+export { RequestBodyTooLargeError } from './request-body-too-large-error.ts';

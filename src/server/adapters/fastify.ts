@@ -289,3 +289,6 @@ function isNodeStream(value: unknown): value is NodeJS.ReadableStream {
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
 }
+
+export type { IdempotencyContext } from '../core/types.ts';
+export { RequestAbortedError } from './request-aborted-error.ts';

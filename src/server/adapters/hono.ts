@@ -3,13 +3,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { captureResponse } from '../core/capture-response.ts';
 import type { Claim } from '../core/claim.ts';
-import { createEngine } from '../core/engine.ts';
+import { createEngine, type Decision } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
 import { pathOf, toResponse } from '../core/idempotency.ts';
 import type { CoreOptions } from '../core/options.ts';
 import type { IdempotencyContext } from '../core/types.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, readBody } from './node-body.ts';
 import { captureResponse as captureNodeResponse } from './node-capture.ts';
+import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
 
 /** Options of the Hono middleware: the core options, with `scope` reading Hono's context. */
 export interface HonoIdempotencyOptions extends CoreOptions<Context> {
@@ -57,15 +58,22 @@ export function idempotency<Tx = unknown>(
   const limit = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   return async function idempotencyMiddleware(c, next) {
     const node = nodeBindings(c.env);
-    const decision = await engine.begin({
-      method: c.req.method,
-      path: pathOf(c.req.url),
-      // Node's parsed headers cost nothing more; c.req.header() would build a web Headers.
-      header:
-        node === undefined ? (name) => c.req.header(name) : (name) => node.incoming.headers[name],
-      body: () => (node === undefined ? readWebBody(c) : readNodeBody(c, node.incoming, limit)),
-      request: c,
-    });
+    let decision: Decision;
+    try {
+      decision = await engine.begin({
+        method: c.req.method,
+        path: pathOf(c.req.url),
+        // Node's parsed headers cost nothing more; c.req.header() would build a web Headers.
+        header:
+          node === undefined ? (name) => c.req.header(name) : (name) => node.incoming.headers[name],
+        body: () => (node === undefined ? readWebBody(c) : readNodeBody(c, node.incoming, limit)),
+        request: c,
+      });
+    } catch (error) {
+      // Hono's default error handler would answer 500; the client sent too much.
+      if (error instanceof RequestBodyTooLargeError) return tooLarge(error);
+      throw error;
+    }
     switch (decision.kind) {
       case 'bypass':
         return next();
@@ -133,6 +141,19 @@ export function idempotency<Tx = unknown>(
   };
 }
 
+function tooLarge(error: RequestBodyTooLargeError): Response {
+  const problem = {
+    type: 'about:blank',
+    title: 'Content Too Large',
+    status: 413,
+    detail: error.message,
+  };
+  return new Response(JSON.stringify(problem), {
+    status: 413,
+    headers: { 'content-type': 'application/problem+json' },
+  });
+}
+
 /** Stores `res` as read whole; returns it rebuilt from its bytes (its body is consumed). */
 async function completeFrom(claim: Claim, res: Response): Promise<Response> {
   const { status, headers } = res;
@@ -198,3 +219,7 @@ function replace(c: Context, response: Response): void {
   c.res = undefined;
   c.res = response;
 }
+
+export type { IdempotencyContext } from '../core/types.ts';
+export { RequestAbortedError } from './request-aborted-error.ts';
+export { RequestBodyTooLargeError };

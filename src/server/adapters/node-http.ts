@@ -157,3 +157,7 @@ function statusOf(error: unknown): number {
   const status = (error as { status?: unknown } | null)?.status;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
 }
+
+export type { IdempotencyContext } from '../core/types.ts';
+export { RequestAbortedError } from './request-aborted-error.ts';
+export { RequestBodyTooLargeError } from './request-body-too-large-error.ts';

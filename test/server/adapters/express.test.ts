@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import express, { type Request, type Response } from 'express';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { idempotency } from '../../../src/server/adapters/express.ts';
 import { type Fixture, testAdapter } from './behaviour.ts';
 import { listen, textOf } from './serve.ts';
@@ -38,4 +39,26 @@ testAdapter('express (before express.json())', async (fixture) => {
   app.use(express.json());
   app.all('/charges', route(fixture));
   return listen(createServer(app));
+});
+
+describe('express adapter', () => {
+  it('hands a request body over maxRequestBytes to the error handler as a 413', async () => {
+    let runs = 0;
+    const app = express();
+    app.post(
+      '/x',
+      idempotency({ scope: () => 't', logger: { warn() {} }, maxRequestBytes: 10 }),
+      (_req, res) => {
+        runs++;
+        res.send('ran');
+      },
+    );
+    const server = await listen(createServer(app));
+    onTestFinished(() => server.close());
+    const send = (body: string) =>
+      fetch(`${server.url}/x`, { method: 'POST', headers: { 'idempotency-key': 'k' }, body });
+    expect((await send('x'.repeat(11))).status).toBe(413);
+    expect(runs).toBe(0);
+    expect(await (await send('x'.repeat(10))).text()).toBe('ran');
+  });
 });

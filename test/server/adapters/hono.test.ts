@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { idempotency } from '../../../src/server/adapters/hono.ts';
 import { type Fixture, testAdapter } from './behaviour.ts';
 import { response, serveFetch } from './serve.ts';
@@ -45,4 +46,28 @@ testAdapter('hono (web Request and Response)', (fixture) => {
       : latin1(await c.req.arrayBuffer()),
   );
   return serveFetch((request) => hono.fetch(request));
+});
+
+describe('hono adapter on @hono/node-server', () => {
+  it('refuses a request body over maxRequestBytes with 413 problem+json, without running', async () => {
+    let runs = 0;
+    const hono = new Hono();
+    hono.post(
+      '/x',
+      idempotency({ scope: () => 't', logger: { warn() {} }, maxRequestBytes: 10 }),
+      (c) => {
+        runs++;
+        return c.text('ran');
+      },
+    );
+    const server = await serveFetch(hono.fetch);
+    onTestFinished(() => server.close());
+    const send = (body: string) =>
+      fetch(`${server.url}/x`, { method: 'POST', headers: { 'idempotency-key': 'k' }, body });
+    const refused = await send('x'.repeat(11));
+    expect(refused.status).toBe(413);
+    expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    expect(runs).toBe(0);
+    expect(await (await send('x'.repeat(10))).text()).toBe('ran');
+  });
 });
