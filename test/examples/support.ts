@@ -16,8 +16,9 @@ export function spawnExample(
   name: string,
   args: string[] = [],
   env: Record<string, string> = {},
+  file = 'main.ts',
 ): ChildProcess {
-  return spawn(process.execPath, [`examples/${name}/main.ts`, ...args], {
+  return spawn(process.execPath, [`examples/${name}/${file}`, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
