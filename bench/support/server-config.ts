@@ -7,6 +7,8 @@ export interface ServerConfig {
   store?: 'memory' | 'sqlite' | 'redis' | 'postgres';
   /** The SQLite file, or the Redis or PostgreSQL URL. */
   target?: string;
+  /** The memory store's `maxRecords` (its default is 10,000). */
+  maxRecords?: number;
   /** SQLite's `synchronous` setting (the store's default is `full`). */
   synchronous?: 'full' | 'normal';
 }

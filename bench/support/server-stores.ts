@@ -17,7 +17,7 @@ export async function benchStore(config: ServerConfig): Promise<BenchStore> {
     case 'memory': {
       // The defaults (10,000 records): new keys fill it within seconds, so the run includes
       // eviction, as a busy server with this store would.
-      const store = memoryStore();
+      const store = memoryStore({ maxRecords: config.maxRecords });
       return { store, close: () => store.close?.() ?? Promise.resolve() };
     }
     case 'sqlite': {
