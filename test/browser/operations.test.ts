@@ -1,9 +1,10 @@
 import { build } from 'esbuild';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as Browsers from '../../src/browser.ts';
 import type * as Client from '../../src/index.ts';
 import { type LedgerServer, startLedgerServer } from '../crash/ledger-server.ts';
+import { launchChromium } from '../support/chromium.ts';
 import { service } from '../support/services.ts';
 
 type Summary = Awaited<ReturnType<Client.Client['resume']>>;
@@ -45,18 +46,7 @@ describe.skipIf(!executablePath)('durable operations in Chromium (IndexedDB jour
       },
       '/bundle.js': { type: 'text/javascript', body: bundle.outputFiles[0]?.text ?? '' },
     });
-    browser = await chromium.launch({
-      executablePath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium(executablePath as string);
   });
 
   afterAll(async () => {
