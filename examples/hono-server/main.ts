@@ -58,4 +58,7 @@ if (selfTesting) {
   await shutdown((await selfTest(origin)) ? 0 : 1);
 } else {
   console.log(`charges API (Hono) on ${origin}`);
+  console.log(
+    `try: curl -i -X POST ${origin}/charges -H 'x-api-key: acme' -H 'idempotency-key: order-1' -H 'content-type: application/json' -d '{"amount":500,"currency":"EUR"}'`,
+  );
 }
