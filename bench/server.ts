@@ -119,6 +119,7 @@ export async function run(): Promise<{ title: string; markdown: string }> {
   const rows: Row[] = [];
   const failures: Failure[] = [];
   const loadBefore = loadavg()[0] ?? 0;
+  generatorCpu.length = 0;
   try {
     for (const framework of ['express', 'hono'] as const) {
       const bare = await startServer({ framework, guard: 'none' });
@@ -166,6 +167,7 @@ async function measure(framework: Framework, item: Case, bare: ServerProcess): P
           // The same body check on the bare server (its bodies differ; only the load generator's
           // work must be the same on both sides).
           const bareRun = await measured(bare, mode, BARE_SECONDS, key, stored);
+          generatorCpu.push(bareRun.generatorCpu);
           rounds.push({
             bare: bareRun,
             own: await measured(server, mode, SECONDS / ROUNDS, key, stored),
@@ -211,7 +213,12 @@ interface Measured {
   result: LoadResult;
   /** CPU time the server used per request answered, in microseconds. */
   cpu: number;
+  /** CPU time the load generator (this process) used per request, in microseconds. */
+  generatorCpu: number;
 }
+
+// The load generator's CPU per request in every bare run, to tell whether it could keep up.
+const generatorCpu: number[] = [];
 
 /** One load run, with the CPU time the server used for it. */
 async function measured(
@@ -222,9 +229,12 @@ async function measured(
   expectBody: string | undefined,
 ): Promise<Measured> {
   const before = await server.cpu();
+  const own = process.cpuUsage();
   const result = await load(server.url, mode, seconds, key, expectBody);
+  const spent = process.cpuUsage(own);
   const cpu = (await server.cpu()) - before;
-  return { result, cpu: cpu / Math.max(1, result.requests) };
+  const requests = Math.max(1, result.requests);
+  return { result, cpu: cpu / requests, generatorCpu: (spent.user + spent.system) / requests };
 }
 
 /** The first request of the replay case: it runs the handler and stores the response. */
@@ -275,7 +285,7 @@ function report(rows: Row[], failures: Failure[], loadBefore: number): string {
     `- **Method**: every server in a child process of its own, driven by autocannon (${CONNECTIONS} connections) from the parent. The bare server (same app and handler, no idempotency layer, same requests) stays up through the run. Each case and key mode: a ${WARMUP_SECONDS} s warm-up, then ${ROUNDS} rounds of "bare for ${BARE_SECONDS} s, then the case for ${SECONDS / ROUNDS} s"; "vs bare" is the median of the rounds' ratios, req/s columns are medians of the rounds.`,
     `- **CPU columns**: the server process's CPU time (user + system) per request answered; "vs bare by CPU" is bare's over the case's. On an idle machine it is the same ratio as req/s; on a busy one it is the steadier figure, and it is free of the load generator's limit (autocannon setting a key per request costs about as much CPU per request as a bare server, so on 2 cores it can cap the bare req/s).`,
     '- **Peers**: `@node-idempotency/core` runs behind Express glue written for this benchmark (its Express plugin is not published), on a Map storage like its memory adapter; `express-idempotency` as published, with the handler checking `isHit` as its README says (it calls the handler on replays too).',
-    `- **Machine**: load average ${loadBefore.toFixed(1)} on ${availableParallelism()} cores when the section started; other work on the machine moves req/s, compare the ratios.`,
+    `- **Machine**: load average ${loadBefore.toFixed(1)} on ${availableParallelism()} cores when the section started; other work on the machine moves req/s, compare the ratios. In the bare runs autocannon used ${Math.round(median(generatorCpu.length > 0 ? generatorCpu : [0]))} µs of CPU per request (median) against the bare servers' ${bareCpuRange(rows)}.`,
     `- **Profiles**: \`BENCH_PROFILE=<dir> npm run bench -- server\` writes one per case and key mode; \`node bench/support/server-profile.ts <file> 25 <requests>\` prints the hot spots.`,
     '',
     table(
@@ -299,6 +309,11 @@ function report(rows: Row[], failures: Failure[], loadBefore: number): string {
     ...(missing.length > 0 ? ['', `Not in this run: ${missing.join('; ')}.`] : []),
     ...failures.map((f) => `\nFailed to run: ${FRAMEWORKS[f.framework]}, ${f.label}: ${f.error}`),
   ].join('\n');
+}
+
+function bareCpuRange(rows: Row[]): string {
+  const values = rows.map((row) => Math.round(row.bareCpu));
+  return values.length === 0 ? '(none)' : `${Math.min(...values)}–${Math.max(...values)} µs`;
 }
 
 /** What went wrong in a case's responses, or '' when nothing did. */
