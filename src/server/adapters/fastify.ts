@@ -165,7 +165,9 @@ function hooksOf(engine: Engine<FastifyRequest>): IdempotencyHooks {
       state.answer({ status: reply.statusCode, headers: reply.getHeaders(), body });
       const result = await state.outcome;
       if (result.kind === 'ran') return toBuffer(body);
+      // A replay, a conflict, or the commit failed: that answer replaces the handler's.
       for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
+      reply.code(result.response.status);
       setHeaders(reply, result.response);
       return toBuffer(result.response.body);
     },

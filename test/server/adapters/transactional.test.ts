@@ -36,6 +36,7 @@ interface Setup {
   options: {
     store: ReturnType<typeof postgresStore>;
     transactional: true;
+    maxBodyBytes: number;
     scope: () => string;
     logger: { warn(): void };
   };
@@ -122,7 +123,8 @@ describe.skipIf(!url)('adapters in transactional mode (PostgreSQL)', () => {
     await tx.query(`INSERT INTO ${charges} (key) VALUES ($1)`, [key]);
     if (mode === 'throw') throw new Error('handler failed');
     const status = mode === 'fail' ? 503 : 201;
-    return { status, body: JSON.stringify({ key, at: process.hrtime.bigint().toString() }) };
+    const pad = mode === 'large' ? 'x'.repeat(2048) : '';
+    return { status, body: JSON.stringify({ key, at: process.hrtime.bigint().toString(), pad }) };
   };
 
   const count = async (key: string) =>
@@ -134,7 +136,13 @@ describe.skipIf(!url)('adapters in transactional mode (PostgreSQL)', () => {
     describe(name, () => {
       const start = async () => {
         const server = await makeServer({
-          options: { store, transactional: true, scope: () => 'tx-tenant', logger: { warn() {} } },
+          options: {
+            store,
+            transactional: true,
+            scope: () => 'tx-tenant',
+            logger: { warn() {} },
+            maxBodyBytes: 1024,
+          },
           work,
         });
         onTestFinished(() => server.close());
@@ -175,6 +183,18 @@ describe.skipIf(!url)('adapters in transactional mode (PostgreSQL)', () => {
         expect(retry.headers.get('idempotent-replayed')).toBeNull();
         await retry.text();
         expect(await count(key)).toBe(1);
+      });
+
+      it('rolls back a response too large to store, answering 500 idempotency-response-too-large', async () => {
+        const send = await start();
+        const key = `${name}-large-${run}`;
+        const failed = await send(key, 'large');
+        expect(failed.status).toBe(500);
+        expect(failed.headers.get('content-type')).toBe('application/problem+json');
+        expect(await failed.json()).toMatchObject({
+          type: 'https://oncely.dev/problems/idempotency-response-too-large',
+        });
+        expect(await count(key)).toBe(0);
       });
 
       it('rolls the write back when the handler throws', async () => {
