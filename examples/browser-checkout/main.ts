@@ -82,13 +82,30 @@ const interrupted = (await client.journal.list()).some(
 );
 if (interrupted) {
   show('paying', 'Resuming the payment interrupted by the reload…');
-  await client.resume({ wait: true }); // onSuccess / onError show the outcome
+  const summary = await client.resume({ wait: true });
+  const mine = (list: readonly { key: string }[]) => list.some((op) => op.key === key);
+  if (mine(summary.pending)) {
+    show('paying', 'Still trying: the payment is retried in the background');
+  } else if (!mine(summary.succeeded) && !mine(summary.failed)) {
+    // Left alone: another open tab is sending it right now. Follow the order on the server.
+    show('paying', 'Being paid in another tab…');
+    await followOrder();
+  } // otherwise onSuccess / onError have shown the outcome
 } else {
+  await showOrder();
+}
+
+async function showOrder(): Promise<boolean> {
   const { paid, charge } = (await (await client.get(`orders/${order.id}`)).json()) as {
     paid: boolean;
     charge?: Charge;
   };
   if (paid && charge)
     show('paid', `Paid: charge ${charge.id}, ${price.format(charge.amount / 100)}`);
-  else show('unpaid', 'Not paid yet');
+  else if (status?.dataset.state !== 'paying') show('unpaid', 'Not paid yet');
+  return paid;
+}
+
+async function followOrder(): Promise<void> {
+  while (!(await showOrder())) await new Promise((resolve) => setTimeout(resolve, 500));
 }

@@ -76,6 +76,33 @@ describe.skipIf(!executablePath)('examples/browser-checkout in Chromium', () => 
     expect(errors).toEqual([]);
     await context.close();
   });
+
+  it('a second tab opened mid-payment leaves it to the first, and both end paid', async () => {
+    const context = await browser.newContext();
+    const first = await context.newPage();
+    await first.goto(`${checkout.origin}/?order=order-8`);
+    await status(first, 'unpaid');
+    const held = checkout.holdNextPayment();
+    await first.click('#pay');
+    await held.entered;
+
+    const second = await context.newPage();
+    await second.goto(`${checkout.origin}/?order=order-8`);
+    const waiting = await status(second, 'paying');
+    expect(await waiting.textContent()).toBe('Being paid in another tab…');
+    held.release();
+
+    expect(await (await status(first, 'paid')).textContent()).toMatch(
+      /^Paid: charge ch_\d+, €25\.00$/,
+    );
+    expect(await (await status(second, 'paid')).textContent()).toMatch(
+      /^Paid: charge ch_\d+, €25\.00$/,
+    );
+    const charges = checkout.charges.filter((charge) => charge.order === 'order-8');
+    expect(charges).toHaveLength(1);
+    expect(checkout.attempts.filter((key) => key === 'checkout:order-8')).toHaveLength(1);
+    await context.close();
+  });
 });
 
 describe('examples/browser-checkout/serve.ts', () => {
