@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import express from 'express';
 import { idempotency } from '../../src/server/adapters/express.ts';
 import { sqliteStore } from '../../src/server/stores/sqlite.ts';
-import { chargesInMemory, parseChargeInput } from '../shared/charges.ts';
+import { accountOf, chargesInMemory, parseChargeInput } from '../shared/charges.ts';
 import { selfTest } from '../shared/self-test.ts';
 import { tempDir } from '../shared/temp-dir.ts';
 
@@ -22,13 +22,19 @@ const charges = chargesInMemory();
 const app = express();
 app.use(express.json());
 
-// Authentication first: the API key is the consumer, and each consumer has its own keys.
+// Authentication first: the verified account is the scope, so each account has its own keys.
 app.use((req, res, next) => {
-  if (req.get('x-api-key')) return next();
-  res.status(401).json({ error: 'x-api-key header required' });
+  const account = accountOf(req.get('x-api-key'));
+  if (!account) {
+    res.status(401).json({ error: 'a valid x-api-key header is required' });
+    return;
+  }
+  res.locals.account = account;
+  next();
 });
 
-const once = idempotency({ store, scope: (req) => req.get('x-api-key') ?? '' });
+// The middleware above let only verified keys through: their account is the scope.
+const once = idempotency({ store, scope: (req) => accountOf(req.get('x-api-key')) ?? '' });
 
 app.post('/charges', once, (req, res) => {
   const input = parseChargeInput(req.body);
@@ -37,12 +43,12 @@ app.post('/charges', once, (req, res) => {
     return;
   }
   const { key, scope } = res.locals.oncely as { key: string; scope: string };
-  // Runs once per (API key, Idempotency-Key); every retry gets this response replayed.
+  // Runs once per (account, Idempotency-Key); every retry gets this response replayed.
   res.status(201).json(charges.create(scope, input, key));
 });
 
-app.get('/charges', (req, res) => {
-  res.json(charges.list(req.get('x-api-key') ?? ''));
+app.get('/charges', (_req, res) => {
+  res.json(charges.list(res.locals.account as string));
 });
 
 const server = app.listen(selfTesting ? 0 : Number(process.env.PORT ?? 3000), '127.0.0.1');
@@ -64,6 +70,6 @@ if (selfTesting) {
 } else {
   console.log(`charges API (Express) on ${origin}`);
   console.log(
-    `try: curl -i -X POST ${origin}/charges -H 'x-api-key: acme' -H 'idempotency-key: order-1' -H 'content-type: application/json' -d '{"amount":500,"currency":"EUR"}'`,
+    `try: curl -i -X POST ${origin}/charges -H 'x-api-key: sk_test_acme' -H 'idempotency-key: order-1' -H 'content-type: application/json' -d '{"amount":500,"currency":"EUR"}'`,
   );
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { idempotency } from '../../src/server/adapters/fastify.ts';
 import { sqliteStore } from '../../src/server/stores/sqlite.ts';
-import { chargesInMemory, parseChargeInput } from '../shared/charges.ts';
+import { accountOf, chargesInMemory, parseChargeInput } from '../shared/charges.ts';
 import { selfTest } from '../shared/self-test.ts';
 import { tempDir } from '../shared/temp-dir.ts';
 
@@ -20,27 +20,34 @@ const store = sqliteStore(join(dir.path, 'idempotency.db'));
 const charges = chargesInMemory();
 
 const app = Fastify();
-const apiKey = (headers: Record<string, unknown>) => String(headers['x-api-key'] ?? '');
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The account of the verified API key. */
+    account: string;
+  }
+}
+app.decorateRequest('account', '');
 
-// Authentication first (onRequest runs before the plugin's preHandler): the API key is the
-// consumer, and each consumer has its own keys.
+// Authentication first: the verified account is the scope, so each account has its own keys.
 app.addHook('onRequest', async (request, reply) => {
-  if (!apiKey(request.headers)) return reply.code(401).send({ error: 'x-api-key header required' });
+  const account = accountOf(request.headers['x-api-key']?.toString());
+  if (!account) return reply.code(401).send({ error: 'a valid x-api-key header is required' });
+  request.account = account;
 });
 
 // Registered on the root instance, the plugin guards every route: safe methods pass untouched.
-await app.register(idempotency({ store, scope: (request) => apiKey(request.headers) }));
+await app.register(idempotency({ store, scope: (request) => request.account }));
 
 app.post('/charges', async (request, reply) => {
   const input = parseChargeInput(request.body);
   if (!input) {
     return reply.code(400).send({ error: 'amount (integer > 0) and currency (ISO 4217) required' });
   }
-  // Runs once per (API key, Idempotency-Key); every retry gets this response replayed.
-  return reply.code(201).send(charges.create(apiKey(request.headers), input, request.oncely?.key));
+  // Runs once per (account, Idempotency-Key); every retry gets this response replayed.
+  return reply.code(201).send(charges.create(request.account, input, request.oncely?.key));
 });
 
-app.get('/charges', async (request) => charges.list(apiKey(request.headers)));
+app.get('/charges', async (request) => charges.list(request.account));
 
 const origin = await app.listen({
   host: '127.0.0.1',
@@ -61,6 +68,6 @@ if (selfTesting) {
 } else {
   console.log(`charges API (Fastify) on ${origin}`);
   console.log(
-    `try: curl -i -X POST ${origin}/charges -H 'x-api-key: acme' -H 'idempotency-key: order-1' -H 'content-type: application/json' -d '{"amount":500,"currency":"EUR"}'`,
+    `try: curl -i -X POST ${origin}/charges -H 'x-api-key: sk_test_acme' -H 'idempotency-key: order-1' -H 'content-type: application/json' -d '{"amount":500,"currency":"EUR"}'`,
   );
 }

@@ -12,32 +12,35 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { type IdempotencyEnv, idempotency } from '../../src/server/adapters/hono.ts';
 import { memoryStore } from '../../src/server/stores/memory.ts';
-import { chargesInMemory, parseChargeInput } from '../shared/charges.ts';
+import { accountOf, chargesInMemory, parseChargeInput } from '../shared/charges.ts';
 import { selfTest } from '../shared/self-test.ts';
 
 const selfTesting = process.argv.includes('--self-test');
 const charges = chargesInMemory();
 
-const app = new Hono<IdempotencyEnv>();
+type Env = IdempotencyEnv & { Variables: { account: string } };
+const app = new Hono<Env>();
 
-// Authentication first: the API key is the consumer, and each consumer has its own keys.
+// Authentication first: the verified account is the scope, so each account has its own keys.
 app.use(async (c, next) => {
-  if (!c.req.header('x-api-key')) return c.json({ error: 'x-api-key header required' }, 401);
+  const account = accountOf(c.req.header('x-api-key'));
+  if (!account) return c.json({ error: 'a valid x-api-key header is required' }, 401);
+  c.set('account', account);
   await next();
 });
 
-const once = idempotency({ store: memoryStore(), scope: (c) => c.req.header('x-api-key') ?? '' });
+const once = idempotency({ store: memoryStore(), scope: (c) => c.get('account') as string });
 
 app.post('/charges', once, async (c) => {
   const input = parseChargeInput(await c.req.json().catch(() => undefined));
   if (!input)
     return c.json({ error: 'amount (integer > 0) and currency (ISO 4217) required' }, 400);
   const { key, scope } = c.get('oncely');
-  // Runs once per (API key, Idempotency-Key); every retry gets this response replayed.
+  // Runs once per (account, Idempotency-Key); every retry gets this response replayed.
   return c.json(charges.create(scope ?? '', input, key), 201);
 });
 
-app.get('/charges', (c) => c.json(charges.list(c.req.header('x-api-key') ?? '')));
+app.get('/charges', (c) => c.json(charges.list(c.get('account'))));
 
 const server = serve({
   fetch: app.fetch,
@@ -59,6 +62,6 @@ if (selfTesting) {
 } else {
   console.log(`charges API (Hono) on ${origin}`);
   console.log(
-    `try: curl -i -X POST ${origin}/charges -H 'x-api-key: acme' -H 'idempotency-key: order-1' -H 'content-type: application/json' -d '{"amount":500,"currency":"EUR"}'`,
+    `try: curl -i -X POST ${origin}/charges -H 'x-api-key: sk_test_acme' -H 'idempotency-key: order-1' -H 'content-type: application/json' -d '{"amount":500,"currency":"EUR"}'`,
   );
 }

@@ -47,3 +47,17 @@ export function parseChargeInput(body: unknown): ChargeInput | undefined {
   if (typeof input.currency !== 'string' || !/^[A-Z]{3}$/.test(input.currency)) return undefined;
   return { amount: input.amount, currency: input.currency };
 }
+
+/**
+ * The examples' API keys and the account each belongs to. The scope is the account found from a
+ * key the server verified, never a header taken as is (docs/server.md, "Security: scope").
+ */
+const ACCOUNTS: Record<string, string> = {
+  sk_test_acme: 'acme',
+  sk_test_globex: 'globex',
+};
+
+/** The account of a valid API key, or undefined. */
+export function accountOf(apiKey: string | undefined): string | undefined {
+  return apiKey === undefined ? undefined : ACCOUNTS[apiKey];
+}

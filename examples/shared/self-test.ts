@@ -43,11 +43,15 @@ export async function selfTest(origin: string, log = console.log): Promise<boole
 
   const key = `order-${Date.now()}`;
   const charge = { amount: 500, currency: 'EUR' };
-  const first = await send('POST /charges (first attempt)', { apiKey: 'acme', key, body: charge });
+  const first = await send('POST /charges (first attempt)', {
+    apiKey: 'sk_test_acme',
+    key,
+    body: charge,
+  });
   expect('the first attempt creates the charge (201)', first.status === 201 && !first.replayed);
 
   const retry = await send('POST /charges (retry, same key)', {
-    apiKey: 'acme',
+    apiKey: 'sk_test_acme',
     key,
     body: charge,
   });
@@ -55,23 +59,27 @@ export async function selfTest(origin: string, log = console.log): Promise<boole
   expect('the replay is byte for byte', retry.body === first.body);
 
   const reused = await send('POST /charges (same key, 700 EUR)', {
-    apiKey: 'acme',
+    apiKey: 'sk_test_acme',
     key,
     body: { amount: 700, currency: 'EUR' },
   });
   expect('a reused key with another body gets 422', reused.status === 422);
 
-  const missing = await send('POST /charges (no key)', { apiKey: 'acme', body: charge });
+  const missing = await send('POST /charges (no key)', { apiKey: 'sk_test_acme', body: charge });
   expect('a POST without a key gets 400', missing.status === 400);
 
   const other = await send('POST /charges (other account)', {
-    apiKey: 'globex',
+    apiKey: 'sk_test_globex',
     key,
     body: charge,
   });
   expect('another account has its own keys', other.status === 201 && !other.replayed);
 
-  const list = await send('GET /charges', { apiKey: 'acme', body: undefined, method: 'GET' });
+  const list = await send('GET /charges', {
+    apiKey: 'sk_test_acme',
+    body: undefined,
+    method: 'GET',
+  });
   const count = (JSON.parse(list.body) as unknown[]).length;
   log(`charges for acme: ${count}`);
   expect('acme was charged once', count === 1);

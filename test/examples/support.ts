@@ -92,7 +92,7 @@ export function serverExampleCases(name: string): void {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
-            'x-api-key': 'test',
+            'x-api-key': 'sk_test_globex',
             'idempotency-key': 'charge-1',
           },
           body: JSON.stringify({ amount: 250, currency: 'USD' }),
@@ -103,10 +103,12 @@ export function serverExampleCases(name: string): void {
       expect(second.status).toBe(201);
       expect(second.headers.get('idempotent-replayed')).toBe('true');
       expect(await second.text()).toBe(await first.text());
-      const list = await fetch(`${origin}/charges`, { headers: { 'x-api-key': 'test' } });
+      const list = await fetch(`${origin}/charges`, { headers: { 'x-api-key': 'sk_test_globex' } });
       expect(await list.json()).toHaveLength(1);
       const anonymous = await fetch(`${origin}/charges`, { method: 'POST' });
       expect(anonymous.status).toBe(401);
+      const forged = await fetch(`${origin}/charges`, { headers: { 'x-api-key': 'globex' } });
+      expect(forged.status).toBe(401);
     } finally {
       child.kill('SIGTERM');
     }
