@@ -8,7 +8,9 @@
  * runs the handler and stores), and one key for all (every request after the first is a replay).
  * The bare server of each framework stays up through its group; after a warm-up, each case runs
  * in rounds of "bare, then this case", and its ratio is the median of the rounds' ratios, so a
- * machine busy with other work moves both sides of each ratio alike.
+ * machine busy with other work moves both sides of each ratio alike. Beside req/s, each run reads
+ * the server process's CPU time per request, the steadier measure on a busy machine; the target is
+ * called met only when both agree.
  * `BENCH_SERVER_SECONDS` sets the measured seconds per case and key mode (default 2);
  * `BENCH_PROFILE=<dir>` leaves there a CPU profile of each case's measured rounds
  * (`<framework>-<guard>-<store>-<mode>.cpuprofile`; read with bench/support/server-profile.ts).
@@ -114,6 +116,7 @@ function cases(framework: Framework, directory: string): Case[] {
   return list;
 }
 
+/** Runs every case and returns the section for docs/benchmarks.md (see bench/run.ts). */
 export async function run(): Promise<{ title: string; markdown: string }> {
   const directory = await mkdtemp(join(tmpdir(), 'oncely-bench-server-'));
   const rows: Row[] = [];
