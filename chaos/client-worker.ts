@@ -4,7 +4,7 @@
  * that journal was killed, it first resumes what the journal holds, then runs the operations the
  * journal never saw. Every operation is retried until it succeeds: none may be lost.
  */
-import { createClient, keyFrom, newKey } from '../src/index.ts';
+import { createClient, keyFrom } from '../src/index.ts';
 import { fileJournal } from '../src/node.ts';
 import type { OperationSpec, WorkerMessage, WorkerStart } from './messages.ts';
 
@@ -13,6 +13,8 @@ const send = (message: WorkerMessage) => {
   if (process.connected) process.send?.(message);
   else process.exit(1);
 };
+// Orphaned (the orchestrator died): end rather than run on unattended.
+process.once('disconnect', () => process.exit(1));
 const start = await new Promise<WorkerStart>((resolve) => process.once('message', resolve));
 
 let retries = 0;
@@ -51,31 +53,6 @@ const client = createClient({
     },
   },
 });
-
-// Until durable operations land in the client, plain keyed posts (no resume: no client kills).
-if (typeof (client as { operation?: unknown }).operation !== 'function') {
-  send({ type: 'ready', durable: false, resumable: 0 });
-  const queue = [...start.operations];
-  const runner = async () => {
-    for (let spec = queue.shift(); spec !== undefined; spec = queue.shift()) {
-      send({ type: 'sent', op: spec.op });
-      const key = spec.derived ? keyFrom('chaos-effect', spec.op) : newKey();
-      for (;;) {
-        try {
-          await client.post('effects', { json: { op: spec.op }, idempotencyKey: key });
-          break;
-        } catch {
-          // Out of attempts: the application tries again with the same key.
-        }
-      }
-      settle(spec.op, false);
-    }
-  };
-  await Promise.all(Array.from({ length: start.concurrency }, runner));
-  send({ type: 'end', retries, replays });
-  process.disconnect();
-  process.exit(0);
-}
 
 const inputs = new Map(start.operations.map((spec) => [spec.op, spec]));
 const define = (name: string, derived: boolean) =>
@@ -119,6 +96,6 @@ await Promise.all(Array.from({ length: start.concurrency }, runner));
 const keepAlive = setInterval(() => {}, 1_000);
 if (start.operations.length > 0) await allDone;
 clearInterval(keepAlive);
-send({ type: 'end', retries, replays });
 await journal.close();
-process.disconnect();
+// Exit once the last message is written to the channel, not before.
+process.send?.({ type: 'end', retries, replays } satisfies WorkerMessage, () => process.exit(0));

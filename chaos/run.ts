@@ -36,6 +36,12 @@ export interface ChaosOptions {
   timeoutMs?: number;
   /** Shortest time between a server restart and the next kill, in ms. @default 4_000 */
   serverKillSpacingMs?: number;
+  /**
+   * Which client processes are killed: the first batch's first process, midway, and then each at
+   * `faultRate` (a resumed one too, up to 3 per batch); or only that first one (the demo's one crash).
+   * @default 'random'
+   */
+  clientKills?: 'random' | 'first';
   /** Relative weights of the proxy faults. */
   weights?: Partial<Record<FaultKind, number>>;
   /** Called as operations finish. */
@@ -162,8 +168,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     let killed = false;
     for (let life = 0; ; life++) {
       // Each process of the batch may be killed in turn (a resume cut short by a crash), up to 3.
-      const killAfter =
-        life < 3 && random() < options.faultRate ? 1 + Math.floor(random() * batch.length) : 0;
+      // The first batch's first process always dies midway, so every run resumes at least once.
+      const first = index === 0 && life === 0 && options.faultRate > 0;
+      const kill =
+        first || (options.clientKills !== 'first' && life < 3 && random() < options.faultRate);
+      const killAfter = !kill
+        ? 0
+        : first
+          ? Math.ceil(batch.length / 2)
+          : 1 + Math.floor(random() * batch.length);
       const outcome = await runWorker(start, killAfter, random() * 20, {
         onSent: (op) => sent.add(op),
         onDone: (op, wasResumed) => {

@@ -131,6 +131,10 @@ const server = serve({ fetch, port: Number(env('CHAOS_PORT')), hostname: '127.0.
   process.stdout.write(`${JSON.stringify({ port: info.port })}\n`),
 );
 
+// stdin is a pipe from the orchestrator: its end means the orchestrator died, so this server goes too.
+process.stdin.resume();
+process.stdin.once('end', () => process.kill(process.pid, 'SIGTERM'));
+
 process.on('SIGTERM', () => {
   server.close();
   void Promise.allSettled(cleanups.map((cleanup) => cleanup())).finally(() => process.exit(0));

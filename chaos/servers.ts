@@ -40,7 +40,7 @@ export async function freePort(): Promise<number> {
 
 function launch(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [SERVER], { env, stdio: ['pipe', 'pipe', 'inherit'] });
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
