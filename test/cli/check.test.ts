@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseResult } from '../../src/cli/check/cases.ts';
 import type { CommandIo } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
+import { idempotency as nodeIdempotency } from '../../src/server/adapters/node-http.ts';
 import { type IdempotencyOptions, idempotency, memoryStore } from '../../src/server/index.ts';
 
 async function oncely(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -132,6 +133,34 @@ describe('oncely check against the core helper', () => {
     expect(outcomes.first).toBe('fail');
     expect(outcomes.replay).toBe('skip');
     expect(outcomes.reused).toBe('skip');
+  });
+});
+
+describe('oncely check against the node:http adapter', () => {
+  it('finds every case holding', async () => {
+    let charges = 0;
+    const guarded = nodeIdempotency({ store: memoryStore(), scope: () => 'tenant' })((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: `ch_${++charges}` }));
+      });
+    });
+    const server = createServer((req, res) => void guarded(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const { code, outcomes } = await checkJson(urlOf(server));
+    expect(outcomes).toEqual({
+      first: 'pass',
+      replay: 'pass',
+      concurrent: 'pass',
+      reused: 'pass',
+      missing: 'pass',
+      invalid: 'pass',
+      'problem-json': 'pass',
+    });
+    expect(code).toBe(0);
+    expect(charges).toBe(2);
   });
 });
 
