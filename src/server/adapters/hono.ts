@@ -7,7 +7,7 @@ import { createEngine, type Decision } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
 import { pathOf, toResponse } from '../core/idempotency.ts';
 import type { CoreOptions } from '../core/options.ts';
-import type { IdempotencyContext } from '../core/types.ts';
+import type { IdempotencyContext, PlainResponse } from '../core/types.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, readBody } from './node-body.ts';
 import { captureResponse as captureNodeResponse } from './node-capture.ts';
 import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
@@ -78,7 +78,9 @@ export function idempotency<Tx = unknown>(
       case 'bypass':
         return next();
       case 'respond':
-        return toResponse(decision.response);
+        return node === undefined
+          ? toResponse(decision.response)
+          : toNodeResponse(decision.response);
       case 'proceed': {
         const claim = decision.claim;
         c.set('oncely', { key: claim.key, scope: claim.scope, tx: undefined });
@@ -139,6 +141,20 @@ export function idempotency<Tx = unknown>(
       }
     }
   };
+}
+
+/**
+ * A problem or replay for @hono/node-server: headers as a plain object, which it writes to Node
+ * as they are (a `Headers` it converts first). Repeated names need `Headers` to stay apart.
+ */
+function toNodeResponse(plain: PlainResponse): Response {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of plain.headers) {
+    if (name in headers) return toResponse(plain);
+    headers[name] = value;
+  }
+  const body = NULL_BODY_STATUSES.has(plain.status) ? null : (plain.body as BodyInit);
+  return new Response(body, { status: plain.status, headers });
 }
 
 function tooLarge(error: RequestBodyTooLargeError): Response {
