@@ -78,6 +78,7 @@ for (const store of stores) {
     faultRate,
     concurrency,
     seed,
+    deadlineMs: 1_800_000,
     onProgress: (p) => {
       if (process.stdout.isTTY) {
         process.stdout.write(

@@ -34,6 +34,7 @@ function rows(result: ChaosResult): [string, string][] {
     ['keys changed between attempts', String(result.changedKeys)],
     ['replays', String(result.replays)],
     ['409 answers', String(result.conflicts)],
+    ['503 while no server was up', String(result.noServer)],
     ['resumed after a client kill', String(result.resumed)],
     ['server restarts / lease takeovers', `${result.serverRestarts} / ${result.takeovers}`],
     ['duration', `${(result.durationMs / 1000).toFixed(1)} s`],
