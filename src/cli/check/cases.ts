@@ -27,25 +27,25 @@ export interface CaseResult {
   got: string;
 }
 
-type Send = (input: ProbeInput) => Promise<Answer>;
-
 const PROBLEM_JSON = 'application/problem+json';
 const EXCERPT = 60;
 
 /** Runs every case against the API in `args`, in order, and returns one result each. */
-export async function runCases(
-  args: CheckArgs,
-  send: Send = (i) => probe(args, i),
-): Promise<CaseResult[]> {
+export async function runCases(args: CheckArgs): Promise<CaseResult[]> {
+  const send = (input: ProbeInput) => probe(args, input);
   const body = args.body;
   const results: CaseResult[] = [];
-  const errors: { title: string; answer: Answer }[] = [];
+  // The 4xx answers, whose content type the last case looks at.
+  const errors: Answer[] = [];
 
   const key = newKey();
   const first = await send({ key, body });
   results.push(judgeFirst(first));
+  // Without a first success, the cases that reuse its key have nothing to compare with: they are
+  // skipped, and not sent (each request may create something on the API).
+  const succeeded = first.ok && is2xx(first.status);
 
-  results.push(judgeReplay(first, await send({ key, body })));
+  results.push(judgeReplay(first, succeeded ? await send({ key, body }) : undefined));
 
   const concurrentKey = newKey();
   const pair = await Promise.all([
@@ -53,21 +53,19 @@ export async function runCases(
     send({ key: concurrentKey, body }),
   ]);
   results.push(judgeConcurrent(...pair));
-  for (const answer of pair) {
-    if (answer.ok && answer.status === 409) errors.push({ title: '409 conflict', answer });
-  }
+  errors.push(...pair.filter((answer) => answer.ok && answer.status === 409));
 
-  const reused = await send({ key, body: otherBody(body) });
+  const reused = succeeded ? await send({ key, body: otherBody(body) }) : undefined;
   results.push(judgeReused(first, reused));
-  errors.push({ title: '422 reused key', answer: reused });
+  if (reused !== undefined) errors.push(reused);
 
   const missing = await send({ key: undefined, body });
   results.push(judgeMissing(missing));
-  errors.push({ title: '400 missing key', answer: missing });
+  errors.push(missing);
 
   const invalid = await send({ key: 'k'.repeat(300), body });
   results.push(judgeInvalid(invalid));
-  errors.push({ title: '400 invalid key', answer: invalid });
+  errors.push(invalid);
 
   results.push(judgeProblemJson(errors));
   return results;
@@ -87,9 +85,9 @@ function judgeFirst(first: Answer): CaseResult {
   };
 }
 
-function judgeReplay(first: Answer, again: Answer): CaseResult {
+function judgeReplay(first: Answer, again: Answer | undefined): CaseResult {
   const base = { id: 'replay', title: 'the same key and body again is replayed' };
-  if (!first.ok || !is2xx(first.status)) {
+  if (!first.ok || !is2xx(first.status) || again === undefined) {
     return { ...base, outcome: OUTCOMES.skip, expected: 'a first response to replay', got: 'none' };
   }
   const expected = `${first.status} with the first response's body`;
@@ -142,13 +140,13 @@ function judgeConcurrent(a: Answer, b: Answer): CaseResult {
   return { ...base, outcome: OUTCOMES.fail, got };
 }
 
-function judgeReused(first: Answer, reused: Answer): CaseResult {
+function judgeReused(first: Answer, reused: Answer | undefined): CaseResult {
   const base = {
     id: 'reused',
     title: 'the same key with another body is refused',
     expected: '422',
   };
-  if (!first.ok || !is2xx(first.status)) {
+  if (!first.ok || !is2xx(first.status) || reused === undefined) {
     return { ...base, outcome: OUTCOMES.skip, got: 'no first request to reuse the key of' };
   }
   if (!reused.ok) return { ...base, outcome: OUTCOMES.fail, got: reused.error };
@@ -190,18 +188,19 @@ function judgeInvalid(invalid: Answer): CaseResult {
   };
 }
 
-function judgeProblemJson(errors: { title: string; answer: Answer }[]): CaseResult {
+function judgeProblemJson(answers: Answer[]): CaseResult {
   const base = {
     id: 'problem-json',
     title: 'errors are application/problem+json (RFC 9457)',
     expected: PROBLEM_JSON,
   };
-  const seen = errors.flatMap(({ title, answer }) =>
-    answer.ok && answer.status >= 400 && answer.status < 500 ? [{ title, answer }] : [],
+  const seen = answers.filter(
+    (answer): answer is Answer & { ok: true } =>
+      answer.ok && answer.status >= 400 && answer.status < 500,
   );
   if (seen.length === 0)
     return { ...base, outcome: OUTCOMES.skip, got: 'no 4xx answer to look at' };
-  const others = seen.filter(({ answer }) => mediaType(answer.headers) !== PROBLEM_JSON);
+  const others = seen.filter((answer) => mediaType(answer.headers) !== PROBLEM_JSON);
   if (others.length === 0) {
     return {
       ...base,
@@ -214,9 +213,7 @@ function judgeProblemJson(errors: { title: string; answer: Answer }[]): CaseResu
     ...base,
     outcome: OUTCOMES.warn,
     got: others
-      .map(({ answer }) =>
-        answer.ok ? `${answer.status} ${mediaType(answer.headers) || 'without content-type'}` : '',
-      )
+      .map((answer) => `${answer.status} ${mediaType(answer.headers) || 'without content-type'}`)
       .join(', '),
   };
 }
