@@ -75,5 +75,6 @@ export function idempotency(options: ExpressIdempotencyOptions = {}): RequestHan
 }
 
 export type { IdempotencyContext } from '../core/types.ts';
+export { BodyUnavailableError } from './body-unavailable-error.ts';
 export { RequestAbortedError } from './request-aborted-error.ts';
 export { RequestBodyTooLargeError } from './request-body-too-large-error.ts';

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { BodyUnavailableError } from './body-unavailable-error.ts';
 import { RequestAbortedError } from './request-aborted-error.ts';
 import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
 
@@ -20,14 +21,17 @@ export function announcesBody(req: IncomingMessage): boolean {
  * event can fire: Node schedules `end` on the next tick and skips it while data is buffered, and
  * `unshift` is allowed until `end` was emitted. Bodies over `limit` reject with
  * {@link RequestBodyTooLargeError} (nothing is given back: the request is refused). With
- * `giveBack` false the stream is left read (the caller hands the bytes on some other way).
+ * `giveBack` false the stream is left read (the caller hands the bytes on some other way). A body
+ * already read by someone else rejects with {@link BodyUnavailableError}.
  */
 export function readBody(
   req: IncomingMessage,
   limit: number,
   giveBack = true,
 ): Promise<Buffer | undefined> {
-  if (!announcesBody(req) || req.readableEnded) return Promise.resolve(undefined);
+  if (!announcesBody(req)) return Promise.resolve(undefined);
+  // Fingerprinting without the body would let a key reused with another body replay.
+  if (req.readableDidRead) return Promise.reject(new BodyUnavailableError());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -62,3 +62,29 @@ describe('express adapter', () => {
     expect(await (await send('x'.repeat(10))).text()).toBe('ran');
   });
 });
+
+describe('express adapter, body already read', () => {
+  it('refuses with 500 rather than fingerprint a request whose body it cannot see', async () => {
+    let runs = 0;
+    const app = express();
+    // Reads the stream without leaving req.body, as a careless logger might.
+    app.use(async (req, _res, next) => {
+      for await (const _ of req) {
+      }
+      next();
+    });
+    app.post('/x', idempotency({ scope: () => 't', logger: { warn() {} } }), (_req, res) => {
+      runs++;
+      res.send('ran');
+    });
+    const server = await listen(createServer(app));
+    onTestFinished(() => server.close());
+    const response = await fetch(`${server.url}/x`, {
+      method: 'POST',
+      headers: { 'idempotency-key': 'k' },
+      body: 'payload',
+    });
+    expect(response.status).toBe(500);
+    expect(runs).toBe(0);
+  });
+});
