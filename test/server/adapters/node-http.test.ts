@@ -63,6 +63,19 @@ describe('node:http adapter', () => {
     expect(runs).toBe(1);
   });
 
+  it('stores headers set before writeHead together with those given to it', async () => {
+    const send = await serve((_req, res) => {
+      res.setHeader('x-before', '1');
+      res.writeHead(201, { 'X-Given': '2' });
+      res.end('done');
+    });
+    await (await send('both')).text();
+    const again = await send('both');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('x-before')).toBe('1');
+    expect(again.headers.get('x-given')).toBe('2');
+  });
+
   it('captures a body piped into the response', async () => {
     let runs = 0;
     const send = await serve((_req, res) => {
