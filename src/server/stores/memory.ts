@@ -51,14 +51,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     for (const [id, record] of records) if (record.expiresAt <= time) records.delete(id);
   };
 
+  // Oldest first, stopping as soon as there is room: a full store costs one or two deletions per
+  // claim, not a sweep of every record (which made a full store of 10,000 cost 0.6x per request).
   const makeRoom = (): boolean => {
     if (records.size < maxRecords) return true;
-    sweep();
+    const time = now();
     for (const [id, record] of records) {
-      if (records.size < maxRecords) break;
-      if (record.state === 'completed') records.delete(id);
+      if (record.state === 'completed' || record.expiresAt <= time) records.delete(id);
+      if (records.size < maxRecords) return true;
     }
-    return records.size < maxRecords;
+    return false;
   };
 
   const timer = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
