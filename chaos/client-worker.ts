@@ -17,8 +17,6 @@ const send = (message: WorkerMessage) => {
 process.once('disconnect', () => process.exit(1));
 const start = await new Promise<WorkerStart>((resolve) => process.once('message', resolve));
 
-let retries = 0;
-let replays = 0;
 const done = new Set<string>();
 let finish: () => void = () => {};
 const allDone = new Promise<void>((resolve) => {
@@ -44,14 +42,6 @@ const client = createClient({
   budget: false,
   // Short backoffs keep a 10,000-operation run within minutes; Retry-After is still honoured.
   retry: { attempts: 8, backoffBase: 25, backoffCap: 400, maxRetryAfter: 5_000 },
-  hooks: {
-    retry: () => {
-      retries++;
-    },
-    replay: () => {
-      replays++;
-    },
-  },
 });
 
 const inputs = new Map(start.operations.map((spec) => [spec.op, spec]));
@@ -74,7 +64,7 @@ for (const entry of await journal.list()) {
   journaled.add(op);
   if (entry.state === 'succeeded') settle(op, true);
 }
-send({ type: 'ready', durable: true, resumable: journaled.size - done.size });
+send({ type: 'ready', resumable: journaled.size - done.size });
 // Unsettled operations of a killed process go again with their journaled key; onSuccess reports them.
 if (journaled.size > done.size) await client.resume();
 
@@ -98,4 +88,4 @@ if (start.operations.length > 0) await allDone;
 clearInterval(keepAlive);
 await journal.close();
 // Exit once the last message is written to the channel, not before.
-process.send?.({ type: 'end', retries, replays } satisfies WorkerMessage, () => process.exit(0));
+process.send?.({ type: 'end' } satisfies WorkerMessage, () => process.exit(0));

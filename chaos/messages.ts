@@ -19,11 +19,11 @@ export interface WorkerStart {
 }
 
 export type WorkerMessage =
-  /** The process runs durable operations (`client.operation`), or plain keyed posts when false. */
-  | { type: 'ready'; durable: boolean; resumable: number }
+  /** The process is up; `resumable` operations of a killed predecessor wait in the journal. */
+  | { type: 'ready'; resumable: number }
   /** An operation is about to be handed to the client. */
   | { type: 'sent'; op: string }
   /** An operation succeeded; `resumed` when it was finished by `resume()` after a crash. */
   | { type: 'done'; op: string; resumed: boolean }
   /** Every operation of the batch succeeded. */
-  | { type: 'end'; retries: number; replays: number };
+  | { type: 'end' };

@@ -34,7 +34,7 @@ function rows(result: ChaosResult): [string, string][] {
     ['keys changed between attempts', String(result.changedKeys)],
     ['replays', String(result.replays)],
     ['409 answers', String(result.conflicts)],
-    ['503 while no server was up', String(result.noServer)],
+    ['proxy 503 (server down or killed)', String(result.noServer)],
     ['resumed after a client kill', String(result.resumed)],
     ['server restarts / lease takeovers', `${result.serverRestarts} / ${result.takeovers}`],
     ['duration', `${(result.durationMs / 1000).toFixed(1)} s`],
@@ -146,6 +146,21 @@ ${table}
 \`\`\`text
 ${faultChart(results)}
 \`\`\`
+
+## Reading the figures
+
+- **Retries** are attempts minus operations: every attempt after an operation's first, in the
+  session, in the background or after a resume.
+- **Replays** are attempts answered with the stored response (\`Idempotent-Replayed: true\`): the
+  retries of operations whose earlier attempt had committed (a dropped response, a hang).
+- **Proxy 503s** are not drawn faults but their consequence: the attempts in flight on a server that
+  was killed, and, with SQLite's single server, every attempt until it was back. They carry
+  \`Retry-After: 1\`, as a load balancer's would.
+- **PostgreSQL shows no 409 and no takeover**: in transactional mode a concurrent duplicate waits on
+  the first request's uncommitted row and then gets its replay, and a killed server's transaction
+  rolls back with its claim, so no lease is left to take over.
+- **Resumed** counts operations finished by \`client.resume()\` in a fresh process after a kill:
+  the journal held them, with their key, while nothing awaited them any more.
 
 ## What a non-transactional store cannot promise
 

@@ -87,8 +87,6 @@ export interface ChaosResult {
   answers: Record<string, number>;
   /** Attempts answered 503 by the proxy while no server was reachable (restarting). */
   noServer: number;
-  /** False when the client lacked durable operations, so no client was killed. */
-  durable: boolean;
 }
 
 /** Runs the chaos suite once against `options.store`. */
@@ -131,7 +129,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
   const faults = emptyFaultCounts();
   let resumed = 0;
-  let durable = true;
   const done = new Set<string>();
   const sent = new Set<string>();
   const report = () =>
@@ -184,7 +181,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           done.add(op);
         },
       });
-      if (!outcome.durable) durable = false;
       if (outcome.killed) {
         killed = true;
         faults['client-kill']++;
@@ -270,7 +266,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     durationMs: Date.now() - started,
     answers: proxy.stats.answers,
     noServer: proxy.stats.noServer,
-    durable,
   };
 }
 
@@ -281,10 +276,8 @@ function requireUrl(options: ChaosOptions): string {
 
 interface WorkerOutcome {
   killed: boolean;
+  /** The process reported its whole batch done. */
   ended: boolean;
-  durable: boolean;
-  retries: number;
-  replays: number;
 }
 
 /** Runs one client process; with `killAfter` > 0 it is SIGKILLed once that many operations were sent. */
@@ -301,19 +294,13 @@ function runWorker(
     const outcome: WorkerOutcome = {
       killed: false,
       ended: false,
-      durable: true,
-      retries: 0,
-      replays: 0,
     };
     let sent = 0;
     child.on('message', (message: WorkerMessage) => {
-      if (message.type === 'ready') {
-        outcome.durable = message.durable;
-      } else if (message.type === 'sent') {
+      if (message.type === 'sent') {
         sent++;
         events.onSent(message.op);
-        // Without durable operations nothing could be resumed: such a process is never killed.
-        if (killAfter > 0 && sent === killAfter && outcome.durable) {
+        if (killAfter > 0 && sent === killAfter) {
           // Let the operation get under way (journaled, maybe sent) before the kill.
           setTimeout(() => {
             if (outcome.ended || child.exitCode !== null) return;
@@ -325,8 +312,6 @@ function runWorker(
         events.onDone(message.op, message.resumed);
       } else if (message.type === 'end') {
         outcome.ended = true;
-        outcome.retries = message.retries;
-        outcome.replays = message.replays;
       }
     });
     child.once('exit', () => resolve(outcome));
