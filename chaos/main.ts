@@ -15,6 +15,8 @@ const USAGE = `usage: npm run chaos -- [options]
                      ONCELY_REDIS_URL / ONCELY_POSTGRES_URL, see scripts/services.sh)
   --concurrency N    operations in flight at once (default 64)
   --seed N           seed of the fault decisions (default: random, printed)
+  --adapter A        web: idempotency() on node:http, every attempt logged by the server (default);
+                     node: the oncely/server/node adapter
   --report FILE      write the results in Markdown (docs/reliability.md)`;
 
 const { values } = parseArgs({
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     seed: { type: 'string' },
     report: { type: 'string' },
+    adapter: { type: 'string', default: 'web' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -46,6 +49,8 @@ if (!(faultRate >= 0 && faultRate < 1)) fail('--fault-rate must be in [0, 1)');
 if (!Number.isInteger(concurrency) || concurrency < 1)
   fail('--concurrency must be a positive integer');
 if (!Number.isInteger(seed)) fail('--seed must be an integer');
+if (values.adapter !== 'web' && values.adapter !== 'node') fail('--adapter must be web or node');
+const adapter = values.adapter as 'web' | 'node';
 
 const urls: Record<ChaosStore, string | undefined> = {
   sqlite: undefined,
@@ -73,6 +78,7 @@ const results: ChaosResult[] = [];
 for (const store of stores) {
   const result = await runChaos({
     store,
+    adapter,
     url: urls[store],
     ops,
     faultRate,

@@ -117,7 +117,8 @@ same command; \`npm run chaos -- --help\` lists the options.
 
 ## What runs
 
-- **Servers**: real processes (\`chaos/server.ts\`) with \`POST /effects\` behind \`idempotency()\`.
+- **Servers**: real processes (\`chaos/server.ts\`) with \`POST /effects\` behind \`idempotency()\`
+  on node:http (\`--adapter node\` puts the \`oncely/server/node\` adapter there instead).
   The handler writes one row per run to a ledger in the store's own database (a SQLite table, a
   Redis hash, a PostgreSQL table), so the ledger survives a server kill as the records do. SQLite
   runs one server; Redis and PostgreSQL run two behind the proxy, round-robin. PostgreSQL runs the

@@ -30,6 +30,12 @@ export interface ChaosOptions {
   workers?: number;
   /** Operations per client process (a killed one is resumed by the next). @default ops / 20, 25 to 500 */
   batchSize?: number;
+  /**
+   * The server helper: the web-standard `idempotency()` on node:http, which lets the server log
+   * every attempt before the helper sees it, or the `oncely/server/node` adapter.
+   * @default 'web'
+   */
+  adapter?: 'web' | 'node';
   /** Lease of the server helper: a killed server's key is taken over after it. @default 1_000 */
   leaseMs?: number;
   /** Attempt timeout of the clients; the proxy's hang outlasts it. @default 1_000 */
@@ -105,6 +111,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     ...target,
     size: options.store === 'sqlite' ? 1 : 2,
     leaseMs: options.leaseMs ?? 1_000,
+    adapter: options.adapter ?? 'web',
     attemptsPrefix: join(dir, 'attempts'),
   });
   let killsInjected = 0;

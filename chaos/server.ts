@@ -7,6 +7,7 @@
  *   CHAOS_PORT       port to listen on (kept across restarts, so the proxy finds it again)
  *   CHAOS_LEASE_MS   the lease (short, so a retry takes over a killed server's key soon)
  *   CHAOS_ATTEMPTS   file to which every attempt's operation id and key are appended
+ *   CHAOS_ADAPTER    `web` (default): `idempotency()` on node:http; `node`: `oncely/server/node`
  * It prints `{"port":N}` once listening. A request with `x-chaos-kill: 1` kills the process with
  * SIGKILL in the middle of the handler. Lease takeovers and lost leases are logged as `#takeover`
  * and `#lost` lines in the attempts file.
@@ -14,11 +15,14 @@
 
 import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
 import pg from 'pg';
 import { createClient } from 'redis';
-import { idempotency, KEY_HEADER, type Store } from '../src/server/index.ts';
+import { idempotency as idempotencyNode } from '../src/server/adapters/node-http.ts';
+import { type IdempotencyEvent, idempotency, KEY_HEADER, type Store } from '../src/server/index.ts';
 import { postgresStore } from '../src/server/stores/postgres.ts';
 import { redisStore } from '../src/server/stores/redis.ts';
 import { sqliteStore } from '../src/server/stores/sqlite.ts';
@@ -87,49 +91,74 @@ async function killMidHandler(): Promise<void> {
   process.kill(process.pid, 'SIGKILL');
 }
 
-const guarded = idempotency({
+const options = {
   store,
   scope: () => 'chaos',
   leaseMs: Number(process.env.CHAOS_LEASE_MS ?? 1_000),
   transactional,
-  onEvent: (event) => {
+  onEvent: (event: IdempotencyEvent) => {
     if (event.type === 'complete' || event.type === 'release') committing.delete(event.key);
     if (event.type === 'lost' || event.type === 'takeover') {
       committing.delete(event.key);
       log(`#${event.type}\t${event.key}`);
     }
   },
-})(async (request, { key, tx }) => {
-  const { op } = (await request.json()) as { op: string };
-  const kill = request.headers.get(KILL_HEADER) === '1';
+};
+
+/** The handler's work, whatever the adapter: one effect on the ledger, maybe a kill. */
+async function effect(op: string, key: string, tx: unknown, kill: boolean) {
   await sleep(1 + Math.random() * 4);
   if (!transactional) {
     if (kill) await killMidHandler();
     // A kill is under way: this handler dies with the process, before its effect.
     while (killing) await sleep(5);
-    committing.add(String(key));
+    committing.add(key);
   }
-  await ledger.record(op, String(key), tx);
+  await ledger.record(op, key, tx);
   // In a transaction the kill may come after the effect: it rolls back with the record.
   if (kill && transactional) process.kill(process.pid, 'SIGKILL');
   // A fresh id per run: a replay shows the first run's body, a second run would show another.
-  return Response.json({ op, effect: randomUUID(), pid: process.pid }, { status: 201 });
-});
-
-async function fetch(request: Request): Promise<Response> {
-  const body = new Uint8Array(await request.arrayBuffer());
-  const op = operationOf(body);
-  const key = request.headers.get(KEY_HEADER);
-  // Written before anything else, synchronously: the line survives a SIGKILL that follows.
-  if (op !== undefined) log(`${op}\t${key ?? ''}`);
-  return guarded(
-    new Request(request.url, { method: request.method, headers: request.headers, body }),
-  );
+  return { op, effect: randomUUID(), pid: process.pid };
 }
 
-const server = serve({ fetch, port: Number(env('CHAOS_PORT')), hostname: '127.0.0.1' }, (info) =>
-  process.stdout.write(`${JSON.stringify({ port: info.port })}\n`),
-);
+let server: Server;
+if (process.env.CHAOS_ADAPTER === 'node') {
+  // oncely/server/node on a plain node:http server. It reads the body itself, so attempts are
+  // logged here per handler run; the proxy logs every attempt.
+  const guarded = idempotencyNode(options)(async (req, res, { key, tx }) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const op = operationOf(Buffer.concat(chunks)) ?? '';
+    log(`${op}\t${key ?? ''}`);
+    const body = await effect(op, String(key), tx, req.headers[KILL_HEADER] === '1');
+    res.writeHead(201, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  });
+  server = createServer(guarded);
+  server.listen(Number(env('CHAOS_PORT')), '127.0.0.1', () =>
+    process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`),
+  );
+} else {
+  // The web-standard idempotency() on node:http (@hono/node-server); every attempt is logged
+  // before the helper sees it.
+  const guarded = idempotency(options)(async (request, { key, tx }) => {
+    const { op } = (await request.json()) as { op: string };
+    const kill = request.headers.get(KILL_HEADER) === '1';
+    return Response.json(await effect(op, String(key), tx, kill), { status: 201 });
+  });
+  const fetch = async (request: Request): Promise<Response> => {
+    const body = new Uint8Array(await request.arrayBuffer());
+    const op = operationOf(body);
+    // Written before anything else, synchronously: the line survives a SIGKILL that follows.
+    if (op !== undefined) log(`${op}\t${request.headers.get(KEY_HEADER) ?? ''}`);
+    return guarded(
+      new Request(request.url, { method: request.method, headers: request.headers, body }),
+    );
+  };
+  server = serve({ fetch, port: Number(env('CHAOS_PORT')), hostname: '127.0.0.1' }, (info) =>
+    process.stdout.write(`${JSON.stringify({ port: info.port })}\n`),
+  ) as Server;
+}
 
 // stdin is a pipe from the orchestrator: its end means the orchestrator died, so this server goes too.
 process.stdin.resume();

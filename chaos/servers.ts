@@ -13,6 +13,8 @@ export interface FleetOptions extends LedgerTarget {
   /** How many server processes share the store. */
   size: number;
   leaseMs: number;
+  /** Which server helper guards the handler: `idempotency()` (web) or `oncely/server/node`. */
+  adapter: 'web' | 'node';
   /** File prefix of the per-process attempt logs (`<prefix>-<n>.log`). */
   attemptsPrefix: string;
 }
@@ -74,6 +76,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     CHAOS_NAMESPACE: options.namespace,
     CHAOS_PORT: String(ports[n]),
     CHAOS_LEASE_MS: String(options.leaseMs),
+    CHAOS_ADAPTER: options.adapter,
     CHAOS_ATTEMPTS: attemptLogs[n],
   });
 

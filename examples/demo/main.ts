@@ -1,10 +1,11 @@
 /**
  * `npm run demo`: oncely in half a minute, with nothing to set up. A server guards `POST /effects`
- * with `idempotency()` on the embedded SQLite store (in a temporary directory) and writes each run
- * of its handler to a ledger. Client processes send a few hundred durable operations through a
- * proxy that injects faults (resets, lost responses, 503/429, hangs, concurrent duplicates), and
- * one client process is killed with SIGKILL midway; a fresh one resumes its operations from the
- * file journal. At the end the ledger shows each operation happened once.
+ * with the node:http adapter (`oncely/server/node`) on the embedded SQLite store, in a temporary
+ * directory, and writes each run of its handler to a ledger. Client processes send a few hundred
+ * durable operations through a proxy that injects faults (resets, lost responses, 503/429, hangs,
+ * concurrent duplicates), and one client process is killed with SIGKILL midway; a fresh one
+ * resumes its operations from the file journal. At the end the ledger shows each operation
+ * happened once.
  *
  *   npm run demo                 # 300 operations
  *   npm run demo -- --ops 100
@@ -35,7 +36,8 @@ const FAULTS: [FaultKind, string][] = [
 ];
 
 console.log(`oncely demo: ${ops} operations through a faulty network and one client crash
-  server   idempotency() on SQLite (temporary directory), one ledger row per handler run
+  server   oncely/server/node on node:http, SQLite store in a temporary directory,
+           one ledger row per handler run
   network  a proxy that breaks 30 % of the attempts
   clients  durable operations on a file journal; one client process is killed midway
 `);
@@ -53,6 +55,7 @@ function progress(p: ChaosProgress) {
 
 const result = await runChaos({
   store: 'sqlite',
+  adapter: 'node',
   ops,
   faultRate: 0.3,
   concurrency: 32,
