@@ -24,8 +24,8 @@ import { CONNECTIONS, type KeyMode, type LoadResult, load } from './support/serv
 import { type ServerProcess, startServer } from './support/server-process.ts';
 
 const SECONDS = Number(process.env.BENCH_SERVER_SECONDS ?? 2);
-const ROUNDS = 2;
-const BARE_SECONDS = 0.75;
+const ROUNDS = 3;
+const BARE_SECONDS = 0.5;
 const WARMUP_SECONDS = 0.5;
 const TARGET = 0.85;
 const PROFILE_DIR = process.env.BENCH_PROFILE;
@@ -285,7 +285,7 @@ function report(rows: Row[], failures: Failure[], loadBefore: number): string {
   return [
     `- **Workload**: POST ${ROUTE} with a ${PAYLOAD.length}-byte JSON body; the handler parses it and answers 201 with a new charge id. *New keys*: every request carries a fresh Idempotency-Key (claim, handler, store). *Replays*: one key for all, so every request after the first is answered from the store; each replay's body is checked against the first response (another one would be counted under Errors).`,
     `- **Stores**: the memory store with its defaults (10,000 records), so new keys fill it within seconds and the run includes eviction; SQLite on a file in the temp directory; Redis and PostgreSQL from \`ONCELY_REDIS_URL\` and \`ONCELY_POSTGRES_URL\`.`,
-    `- **Method**: every server in a child process of its own, driven by autocannon (${CONNECTIONS} connections) from the parent. The bare server (same app and handler, no idempotency layer, same requests) stays up through the run. Each case and key mode: a ${WARMUP_SECONDS} s warm-up, then ${ROUNDS} rounds of "bare for ${BARE_SECONDS} s, then the case for ${SECONDS / ROUNDS} s"; "vs bare" is the median of the rounds' ratios, req/s columns are medians of the rounds.`,
+    `- **Method**: every server in a child process of its own, driven by autocannon (${CONNECTIONS} connections) from the parent. The bare server (same app and handler, no idempotency layer, same requests) stays up through the run. Each case and key mode: a ${WARMUP_SECONDS} s warm-up, then ${ROUNDS} rounds of "bare for ${BARE_SECONDS} s, then the case for ${Number((SECONDS / ROUNDS).toFixed(2))} s"; "vs bare" is the median of the rounds' ratios, req/s columns are medians of the rounds.`,
     `- **CPU columns**: the server process's CPU time (user + system) per request answered; "vs bare by CPU" is bare's over the case's. On an idle machine it is the same ratio as req/s; on a busy one it is the steadier figure, and it is free of the load generator's limit (autocannon setting a key per request costs about as much CPU per request as a bare server, so on 2 cores it can cap the bare req/s).`,
     '- **Peers**: `@node-idempotency/core` runs behind Express glue written for this benchmark (its Express plugin is not published), on a Map storage like its memory adapter; `express-idempotency` as published, with the handler checking `isHit` as its README says (it calls the handler on replays too).',
     `- **Machine**: load average ${loadBefore.toFixed(1)} on ${availableParallelism()} cores when the section started; other work on the machine moves req/s, compare the ratios. In the bare runs autocannon used ${Math.round(median(generatorCpu.length > 0 ? generatorCpu : [0]))} µs of CPU per request (median) against the bare servers' ${bareCpuRange(rows)}.`,
