@@ -134,6 +134,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     },
   });
 
+  const live = new Set<ChildProcess>();
+  let abort: Error | undefined;
+  function stop(reason: Error) {
+    abort = reason;
+    for (const child of live) child.kill('SIGKILL');
+  }
+
   const faults = emptyFaultCounts();
   let resumed = 0;
   const done = new Set<string>();
@@ -146,7 +153,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       replays: proxy.stats.replays,
       faults: Object.values(proxy.stats.faults).reduce((a, b) => a + b, 0) + faults['client-kill'],
     });
-  const ticker = setInterval(report, 250);
+  const ticker = setInterval(() => {
+    report();
+    if (fleet.failure !== undefined && abort === undefined) stop(fleet.failure);
+  }, 250);
 
   const specs: OperationSpec[] = Array.from({ length: options.ops }, (_, n) => ({
     op: `op-${n}`,
@@ -169,7 +179,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       concurrency: perWorker,
       timeoutMs: options.timeoutMs ?? 1_000,
     };
-    let killed = false;
     for (let life = 0; ; life++) {
       // Each process of the batch may be killed in turn (a resume cut short by a crash), up to 3.
       // The first batch's first process always dies midway, so every run resumes at least once.
@@ -181,7 +190,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         : first
           ? Math.ceil(batch.length / 2)
           : 1 + Math.floor(random() * batch.length);
-      const outcome = await runWorker(start, killAfter, random() * 20, {
+      const outcome = await runWorker(start, killAfter, random() * 20, live, {
         onSent: (op) => sent.add(op),
         onDone: (op, wasResumed) => {
           if (!done.has(op) && wasResumed && life > 0) resumed++;
@@ -189,24 +198,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         },
       });
       if (outcome.killed) {
-        killed = true;
         faults['client-kill']++;
         continue;
       }
+      if (abort !== undefined) throw abort;
       if (!outcome.ended) throw new Error(`client process for batch ${index} failed`);
-      return killed;
+      return;
     }
   }
 
   let nextBatch = 0;
-  const deadline = setTimeout(() => {
-    deadlineHit = true;
-  }, options.deadlineMs ?? 600_000);
-  let deadlineHit = false;
+  // Past the deadline, or when a server cannot come back, every client process is killed so the
+  // run fails instead of hanging.
+  const deadline = setTimeout(
+    () => stop(new Error(`chaos run on ${options.store} passed its deadline`)),
+    options.deadlineMs ?? 600_000,
+  );
   try {
     await Promise.all(
       Array.from({ length: workers }, async () => {
-        while (nextBatch < batches.length && !deadlineHit) {
+        while (nextBatch < batches.length && abort === undefined) {
           const index = nextBatch++;
           await runBatch(batches[index] as OperationSpec[], index);
         }
@@ -220,6 +231,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     await fleet.stop();
   }
 
+  if (abort !== undefined) throw abort;
   const effects = await readLedger(target);
   const keys = new Map<string, Set<string>>();
   let takeovers = 0;
@@ -251,7 +263,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   for (const [kind, count] of Object.entries(proxy.stats.faults))
     faults[kind as FaultKind] += count;
   await rm(dir, { recursive: true, force: true });
-  if (deadlineHit) throw new Error(`chaos run on ${options.store} passed its deadline`);
   return {
     store: options.store,
     servers: fleet.ports.length,
@@ -292,12 +303,14 @@ function runWorker(
   start: WorkerStart,
   killAfter: number,
   killDelayMs: number,
+  live: Set<ChildProcess>,
   events: { onSent: (op: string) => void; onDone: (op: string, resumed: boolean) => void },
 ): Promise<WorkerOutcome> {
   return new Promise((resolve) => {
     const child: ChildProcess = fork(WORKER, [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    live.add(child);
     const outcome: WorkerOutcome = {
       killed: false,
       ended: false,
@@ -321,7 +334,10 @@ function runWorker(
         outcome.ended = true;
       }
     });
-    child.once('exit', () => resolve(outcome));
+    child.once('exit', () => {
+      live.delete(child);
+      resolve(outcome);
+    });
     child.send(start);
   });
 }

@@ -28,6 +28,8 @@ export interface Fleet {
   readonly restarting: boolean;
   /** Epoch ms of the last restart completed. */
   readonly lastRestartAt: number;
+  /** Set when a server could not be started again (its store is unreachable). */
+  readonly failure: Error | undefined;
   stop(): Promise<void>;
 }
 
@@ -67,6 +69,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   let restarts = 0;
   let down = 0;
   let starting = 0;
+  let failure: Error | undefined;
   let lastRestartAt = Date.now();
 
   const envOf = (n: number): NodeJS.ProcessEnv => ({
@@ -105,7 +108,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   }
 
   async function relaunch(n: number) {
-    for (;;) {
+    for (let tries = 1; ; tries++) {
       try {
         await keep(n, await launch(envOf(n)));
         restarts++;
@@ -114,9 +117,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         return;
       } catch (error) {
         if (stopping) return;
+        // Its store is gone (a service stopped under the run): the run fails rather than spin.
+        if (tries >= 50) {
+          failure ??= new Error(`server ${n} cannot restart`, { cause: error });
+          return;
+        }
         // The port may still be held for a moment by the dead process's sockets.
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        void error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
   }
@@ -133,6 +140,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     },
     get lastRestartAt() {
       return lastRestartAt;
+    },
+    get failure() {
+      return failure;
     },
     async stop() {
       stopping = true;

@@ -21,14 +21,15 @@ function run(store: ChaosStore): Promise<ChaosResult> {
     result = runChaos({
       store,
       url: urls[store],
-      ops: 150,
+      ops: 120,
       faultRate: 0.3,
       concurrency: 24,
       seed: 5,
       workers: 3,
-      batchSize: 50,
+      batchSize: 40,
       serverKillSpacingMs: 1_500,
-      deadlineMs: 80_000,
+      // Generous: on a quiet machine the three runs take ~25 s together, CI may be far busier.
+      deadlineMs: 100_000,
     });
     // Awaited by its own test; this keeps a failure from surfacing before that as unhandled.
     result.catch(() => {});
@@ -43,7 +44,7 @@ for (const store of ['sqlite', 'redis', 'postgres'] as const) {
 
 function expectExactlyOnce(result: ChaosResult) {
   expect(result.attempts).toBeGreaterThan(result.ops);
-  expect(Object.values(result.faults).reduce((sum, n) => sum + n, 0)).toBeGreaterThan(20);
+  expect(Object.values(result.faults).reduce((sum, n) => sum + n, 0)).toBeGreaterThan(15);
   expect({
     effects: result.effects,
     duplicates: result.duplicates,
@@ -54,11 +55,11 @@ function expectExactlyOnce(result: ChaosResult) {
 }
 
 describe('chaos: every operation takes effect once', () => {
-  it('SQLite, one server', { timeout: 90_000 }, async () => {
+  it('SQLite, one server', { timeout: 120_000 }, async () => {
     expectExactlyOnce(await run('sqlite'));
   });
 
-  it.skipIf(!urls.redis)('Redis, two servers', { timeout: 90_000 }, async () => {
+  it.skipIf(!urls.redis)('Redis, two servers', { timeout: 120_000 }, async () => {
     const result = await run('redis');
     expect(result.servers).toBe(2);
     expectExactlyOnce(result);
@@ -66,7 +67,7 @@ describe('chaos: every operation takes effect once', () => {
 
   it.skipIf(!urls.postgres)(
     'PostgreSQL, two servers, transactional mode',
-    { timeout: 90_000 },
+    { timeout: 120_000 },
     async () => {
       const result = await run('postgres');
       expect(result.servers).toBe(2);
