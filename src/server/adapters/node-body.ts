@@ -32,6 +32,15 @@ export function readBody(
   if (!announcesBody(req)) return Promise.resolve(undefined);
   // Fingerprinting without the body would let a key reused with another body replay.
   if (req.readableDidRead) return Promise.reject(new BodyUnavailableError());
+  // Usually the whole body came with the headers and the parser has already buffered it (an
+  // adapter awaits before reading): take it at once, without a promise's worth of listeners.
+  if (req.complete && !req.destroyed) {
+    try {
+      return Promise.resolve(readBuffered(req, limit, giveBack));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -73,4 +82,19 @@ export function readBody(
     req.on('error', onError);
     req.on('close', onClose);
   });
+}
+
+function readBuffered(req: IncomingMessage, limit: number, giveBack: boolean): Buffer | undefined {
+  if (req.readableLength > limit) throw new RequestBodyTooLargeError(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (let chunk = req.read() as Buffer | null; chunk !== null; chunk = req.read()) {
+    size += chunk.byteLength;
+    chunks.push(chunk);
+  }
+  if (size > limit) throw new RequestBodyTooLargeError(limit);
+  if (size === 0) return undefined;
+  const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+  if (giveBack) req.unshift(body);
+  return body;
 }
