@@ -108,7 +108,9 @@ export class Claim {
       return CLAIM_OUTCOMES.storeError;
     }
     if (!done) return this.#lose();
-    runtime.emit({ type: 'complete', key: this.key, scope: this.scope, status: response.status });
+    if (runtime.observed) {
+      runtime.emit({ type: 'complete', key: this.key, scope: this.scope, status: response.status });
+    }
     return CLAIM_OUTCOMES.stored;
   }
 

@@ -114,9 +114,14 @@ export class Engine<Req = Request> {
     // The key is echoed only once valid: an invalid one may be huge or hold control characters.
     if (problem !== undefined) return respond(await runtime.problem('invalid', problem));
 
-    const scope = this.#scope === undefined ? GLOBAL_SCOPE : await this.#scope(input.request);
+    // Awaited only when it is a promise: each await of a plain value still costs a microtask turn.
+    let scope = this.#scope === undefined ? GLOBAL_SCOPE : this.#scope(input.request);
+    if (typeof scope !== 'string') scope = await scope;
     if (typeof scope !== 'string') throw new TypeError('the scope option must return a string');
-    const body = typeof input.body === 'function' ? await input.body() : input.body;
+    let body = typeof input.body === 'function' ? input.body() : input.body;
+    if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) {
+      body = await body;
+    }
     const contentType = input.header('content-type');
     const print = fingerprint({
       method,
@@ -154,13 +159,15 @@ export class Engine<Req = Request> {
         return respond(await runtime.storeDown(key, scope, 'claim', error));
       }
       if (existing === undefined) {
-        runtime.emit({ type: 'claim', key, scope });
+        if (runtime.observed) runtime.emit({ type: 'claim', key, scope });
         return this.#proceed(id, key, scope, record, print);
       }
       const verdict = runtime.judge(existing, print, settings.now());
       if (verdict === 'mismatch') return respond(await runtime.mismatch(key, scope));
       if (existing.state === RECORD_STATE.completed) {
-        runtime.emit({ type: 'replay', key, scope, status: existing.response.status });
+        if (runtime.observed) {
+          runtime.emit({ type: 'replay', key, scope, status: existing.response.status });
+        }
         return { kind: 'respond', response: runtime.replay(existing.response), replayed: true };
       }
       if (verdict === 'lapsed' && takeovers++ < 3) {

@@ -24,38 +24,67 @@ const DROPPED = new Set([
  * retry is right only when the route says so.
  */
 export function storedHeaders(source: HeaderSource, storeSetCookie: boolean): [string, string][] {
+  // A plain object (Node's getHeaders()) is filtered as it is read: no intermediate pair list.
+  if (!isIterable(source)) return storedFromObject(source, storeSetCookie);
   const pairs = headerPairs(source);
   let connection: Set<string> | undefined;
   for (const [name, value] of pairs) {
-    if (name === 'connection') {
-      connection ??= new Set();
-      for (const token of value.split(',')) connection.add(token.trim().toLowerCase());
-    }
+    if (name === 'connection') connection = addTokens(connection, value);
   }
   const kept: [string, string][] = [];
   for (const pair of pairs) {
-    const name = pair[0];
-    if (DROPPED.has(name) || name.startsWith('proxy-') || connection?.has(name)) continue;
-    if (name === 'set-cookie' && !storeSetCookie) continue;
-    kept.push(pair);
+    if (keeps(pair[0], connection, storeSetCookie)) kept.push(pair);
   }
   return kept;
 }
 
-function headerPairs(source: HeaderSource): [string, string][] {
-  const pairs: [string, string][] = [];
-  if (isIterable(source)) {
-    // Headers iterates names in lower case and yields each Set-Cookie apart.
-    for (const [name, value] of source) pairs.push([name.toLowerCase(), String(value)]);
-    return pairs;
+function storedFromObject(
+  source: Readonly<Record<string, string | number | readonly string[] | undefined>>,
+  storeSetCookie: boolean,
+): [string, string][] {
+  const names = Object.keys(source);
+  let connection: Set<string> | undefined;
+  for (const name of names) {
+    if (name.toLowerCase() !== 'connection') continue;
+    const value = source[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string' || typeof value === 'number') {
+      connection = addTokens(connection, String(value));
+    } else {
+      for (const item of value) connection = addTokens(connection, item);
+    }
   }
-  for (const name of Object.keys(source)) {
+  const kept: [string, string][] = [];
+  for (const name of names) {
     const value = source[name];
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (typeof value === 'string' || typeof value === 'number') pairs.push([lower, String(value)]);
-    else for (const item of value) pairs.push([lower, item]);
+    if (!keeps(lower, connection, storeSetCookie)) continue;
+    if (typeof value === 'string' || typeof value === 'number') kept.push([lower, String(value)]);
+    else for (const item of value) kept.push([lower, item]);
   }
+  return kept;
+}
+
+function addTokens(set: Set<string> | undefined, value: string): Set<string> {
+  const tokens = set ?? new Set<string>();
+  for (const token of value.split(',')) tokens.add(token.trim().toLowerCase());
+  return tokens;
+}
+
+function keeps(
+  name: string,
+  connection: Set<string> | undefined,
+  storeSetCookie: boolean,
+): boolean {
+  if (DROPPED.has(name) || name.startsWith('proxy-') || connection?.has(name)) return false;
+  return name !== 'set-cookie' || storeSetCookie;
+}
+
+function headerPairs(source: Iterable<readonly [string, string]>): [string, string][] {
+  const pairs: [string, string][] = [];
+  // Headers iterates names in lower case and yields each Set-Cookie apart.
+  for (const [name, value] of source) pairs.push([name.toLowerCase(), String(value)]);
   return pairs;
 }
 
