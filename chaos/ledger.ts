@@ -66,6 +66,32 @@ export async function prepareLedger({ store, target, namespace }: LedgerTarget):
   }
 }
 
+/** Removes what a run left in a shared store (tables or keys); a SQLite run's directory goes whole. */
+export async function dropLedger({ store, target, namespace }: LedgerTarget): Promise<void> {
+  const ns = checkNamespace(namespace);
+  if (store === 'postgres') {
+    const client = new pg.Client({ connectionString: target });
+    await client.connect();
+    try {
+      await client.query(`DROP TABLE IF EXISTS ${ns}_ledger, ${ns}_records`);
+    } finally {
+      await client.end();
+    }
+  } else if (store === 'redis') {
+    const client = await createClient({ url: target }).connect();
+    try {
+      let cursor = '0';
+      do {
+        const page = await client.scan(cursor, { MATCH: `${ns}:*`, COUNT: 1000 });
+        cursor = String(page.cursor);
+        if (page.keys.length > 0) await client.del(page.keys);
+      } while (cursor !== '0');
+    } finally {
+      client.destroy();
+    }
+  }
+}
+
 /** Effects per operation id, as the ledger holds them. */
 export async function readLedger({ store, target, namespace }: LedgerTarget) {
   const ns = checkNamespace(namespace);

@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { emptyFaultCounts, type FaultKind, seededRandom } from './faults.ts';
-import { type ChaosStore, type LedgerTarget, prepareLedger, readLedger } from './ledger.ts';
+import {
+  type ChaosStore,
+  dropLedger,
+  type LedgerTarget,
+  prepareLedger,
+  readLedger,
+} from './ledger.ts';
 import type { OperationSpec, WorkerMessage, WorkerStart } from './messages.ts';
 import { startChaosProxy } from './proxy.ts';
 import { startFleet } from './servers.ts';
@@ -233,6 +239,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
   if (abort !== undefined) throw abort;
   const effects = await readLedger(target);
+  await dropLedger(target);
   const keys = new Map<string, Set<string>>();
   let takeovers = 0;
   let leasesLost = 0;
