@@ -30,6 +30,7 @@ start() {
   if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
     redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
       --daemonize yes --logfile "$state/redis.log" >&2
+    touch "$state/redis.started"
   fi
   local bin; bin=$(pg_bin)
   if ! "$bin/pg_isready" -h 127.0.0.1 -p "$pg_port" >/dev/null 2>&1; then
@@ -37,6 +38,7 @@ start() {
     su postgres -c "$bin/initdb -D $state/pg/data -A trust -U postgres" >/dev/null
     su postgres -c "$bin/pg_ctl -D $state/pg/data -l $state/pg/log -w start \
       -o '-p $pg_port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200'" >&2
+    touch "$state/pg.started"
   fi
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   echo "export ONCELY_REDIS_URL=redis://127.0.0.1:$redis_port"
@@ -44,10 +46,16 @@ start() {
   echo "export ONCELY_CHROMIUM=/usr/bin/chromium"
 }
 
+# Stops only what `start` started, so a second run on a machine whose services were already up
+# (a developer's, or another checkout's) leaves them running for whoever started them.
 stop() {
-  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-  if [ -d "$state/pg/data" ]; then
+  if [ -f "$state/redis.started" ]; then
+    redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+    rm -f "$state/redis.started"
+  fi
+  if [ -f "$state/pg.started" ] && [ -d "$state/pg/data" ]; then
     su postgres -c "$(pg_bin)/pg_ctl -D $state/pg/data -m fast stop" >/dev/null 2>&1 || true
+    rm -f "$state/pg.started"
   fi
 }
 
