@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { keyProblem } from '../../key/validate.ts';
 import { parseKeyHeader } from '../../protocol.ts';
 import { type InFlightRecord, RECORD_STATE, type StoreRecord } from '../stores/store.ts';
 import { Claim } from './claim.ts';
 import { fingerprint } from './fingerprint.ts';
 import type { CoreOptions, Logger } from './options.ts';
+import { ownerToken } from './owner-token.ts';
 import { recordId } from './record-id.ts';
 import { Runtime, sleep, waitPolls } from './runtime.ts';
 import type { Settings } from './settings.ts';
@@ -148,7 +148,7 @@ export class Engine<Req = Request> {
       const record: InFlightRecord = {
         state: RECORD_STATE.inFlight,
         fingerprint: print,
-        owner: randomUUID(),
+        owner: ownerToken(),
         leaseUntil: now + settings.leaseMs,
         expiresAt: now + settings.ttlMs,
       };

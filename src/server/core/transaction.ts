@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   type CompletedRecord,
   type InFlightRecord,
@@ -7,6 +6,7 @@ import {
   type TransactOutcome,
 } from '../stores/store.ts';
 import { RELEASE_REASONS, type ReleaseReason } from './events.ts';
+import { ownerToken } from './owner-token.ts';
 import { joinBody, type Runtime, sleep, waitPolls } from './runtime.ts';
 import type { HandlerResponse, PlainResponse } from './types.ts';
 
@@ -54,7 +54,7 @@ export class Transaction {
       const record: InFlightRecord = {
         state: RECORD_STATE.inFlight,
         fingerprint: this.#fingerprint,
-        owner: randomUUID(),
+        owner: ownerToken(),
         leaseUntil: now + settings.leaseMs,
         expiresAt: now + settings.ttlMs,
       };
