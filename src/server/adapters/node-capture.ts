@@ -10,6 +10,54 @@ type HeadersArg = OutgoingHttpHeaders | readonly (string | readonly string[])[] 
 
 const NOTHING: readonly Chunk[] = [];
 
+const CAPTURE = Symbol('oncely.capture');
+type Captured = ServerResponse & { [CAPTURE]: Capture };
+
+/** One response's capture. The wrappers below are shared, not made per request (issue 4's cost). */
+class Capture {
+  readonly claim: Claim;
+  readonly graceMs: number;
+  readonly limit: number;
+  readonly write: ServerResponse['write'];
+  readonly end: ServerResponse['end'];
+  readonly writeHead: (status: number, message?: unknown, headers?: unknown) => ServerResponse;
+  chunks: Chunk[] | undefined = [];
+  size = 0;
+  ending = false;
+  // Headers given to writeHead as an object: Node sends them without keeping them when no header
+  // was set before, so they are kept here (cheaper than setHeader for each).
+  given: OutgoingHttpHeaders | undefined;
+
+  constructor(res: ServerResponse, claim: Claim, graceMs: number) {
+    this.claim = claim;
+    this.graceMs = graceMs;
+    this.limit = claim.maxBodyBytes;
+    this.write = res.write;
+    this.end = res.end;
+    this.writeHead = res.writeHead as Capture['writeHead'];
+  }
+
+  keep(res: ServerResponse, chunk: unknown, encoding: unknown): void {
+    const chunks = this.chunks;
+    if (chunks === undefined || chunk === undefined || chunk === null) return;
+    let bytes: Chunk;
+    if (typeof chunk === 'string') {
+      const utf8 = encoding === undefined || encoding === 'utf8' || encoding === 'utf-8';
+      bytes = utf8 ? chunk : Buffer.from(chunk, encoding as BufferEncoding);
+      this.size += utf8 ? Buffer.byteLength(chunk) : bytes.length;
+    } else {
+      bytes = chunk as Uint8Array;
+      this.size += bytes.byteLength;
+    }
+    if (this.size > this.limit) {
+      this.chunks = undefined;
+      void this.claim.release(RELEASE_REASONS.tooLarge, res.statusCode);
+      return;
+    }
+    chunks.push(bytes);
+  }
+}
+
 /**
  * Captures what a handler writes to a Node response while it goes out: every `write` is passed on
  * at once and a copy kept (up to `claim.maxBodyBytes`; past it the copy is dropped and the key
@@ -19,112 +67,154 @@ const NOTHING: readonly Chunk[] = [];
  * lease) to end: its response is stored then; if it never ends, the key is released.
  */
 export function captureResponse(res: ServerResponse, claim: Claim, graceMs: number): void {
-  const { write, end } = res;
-  const writeHead = res.writeHead as (
+  const capture = new Capture(res, claim, graceMs);
+  if ((res as Partial<Captured>)[CAPTURE] === undefined) {
+    (res as Captured)[CAPTURE] = capture;
+    res.writeHead = capturedWriteHead as ServerResponse['writeHead'];
+    res.write = capturedWrite as ServerResponse['write'];
+    res.end = capturedEnd as ServerResponse['end'];
+    res.on('close', onCapturedClose);
+    return;
+  }
+  // Captured already (a second guard on the same response): the shared wrappers find the first
+  // capture, so this one binds its own, which call through to the first.
+  res.writeHead = function (
+    this: ServerResponse,
     status: number,
     message?: unknown,
     headers?: unknown,
-  ) => ServerResponse;
-  let chunks: Chunk[] | undefined = [];
-  let size = 0;
-  let ending = false;
-  const limit = claim.maxBodyBytes;
-
-  const keep = (chunk: unknown, encoding: unknown): void => {
-    if (chunks === undefined || chunk === undefined || chunk === null) return;
-    let bytes: Chunk;
-    if (typeof chunk === 'string') {
-      const utf8 = encoding === undefined || encoding === 'utf8' || encoding === 'utf-8';
-      bytes = utf8 ? chunk : Buffer.from(chunk, encoding as BufferEncoding);
-      size += utf8 ? Buffer.byteLength(chunk) : bytes.length;
-    } else {
-      bytes = chunk as Uint8Array;
-      size += bytes.byteLength;
-    }
-    if (size > limit) {
-      chunks = undefined;
-      void claim.release(RELEASE_REASONS.tooLarge, res.statusCode);
-      return;
-    }
-    chunks.push(bytes);
-  };
-
-  // Headers given to writeHead as an object: Node sends them without keeping them when no header
-  // was set before, so they are kept here (cheaper than setHeader for each).
-  let given: OutgoingHttpHeaders | undefined;
-  res.writeHead = function capturedWriteHead(
-    this: ServerResponse,
-    status: number,
-    message?: string | HeadersArg,
-    headers?: HeadersArg,
-  ): ServerResponse {
-    const withMessage = typeof message === 'string';
-    const object = withMessage ? headers : message;
-    if (!claim.willStore(status)) chunks = undefined;
-    if (object !== undefined && object !== null && !Array.isArray(object)) {
-      given = object as OutgoingHttpHeaders;
-      return withMessage
-        ? writeHead.call(this, status, message, object)
-        : writeHead.call(this, status, object);
-    }
-    adoptHeaders(this, object);
-    return withMessage ? writeHead.call(this, status, message) : writeHead.call(this, status);
+  ) {
+    return writeHeadWith(capture, this, status, message as HeadersArg, headers as HeadersArg);
   } as ServerResponse['writeHead'];
-
-  res.write = function capturedWrite(
+  res.write = function (
     this: ServerResponse,
     chunk: unknown,
     encoding?: unknown,
     callback?: unknown,
-  ): boolean {
-    keep(chunk, typeof encoding === 'string' ? encoding : undefined);
-    return write.call(this, chunk, encoding as BufferEncoding, callback as Callback);
+  ) {
+    return writeWith(capture, this, chunk, encoding, callback);
   } as ServerResponse['write'];
-
-  res.end = function capturedEnd(
+  res.end = function (
     this: ServerResponse,
     chunk?: unknown,
     encoding?: unknown,
     callback?: unknown,
-  ): ServerResponse {
-    if (typeof chunk === 'function') {
-      callback = chunk;
-      chunk = undefined;
-    } else if (typeof encoding === 'function') {
-      callback = encoding;
-      encoding = undefined;
-    }
-    if (ending) {
-      // A second end while the first waits for the store: Node would ignore its data too.
-      if (typeof callback === 'function') this.once('finish', callback as () => void);
-      return this;
-    }
-    ending = true;
-    keep(chunk, encoding);
-    const finish = () => {
-      end.call(this, chunk, encoding as BufferEncoding, callback as () => void);
-    };
-    if (claim.settled) {
-      finish();
-      return this;
-    }
-    void claim
-      .complete({
-        status: this.statusCode,
-        headers: headersOf(this, given),
-        body: chunks ?? NOTHING,
-      })
-      .then(finish);
-    return this;
+  ) {
+    return endWith(capture, this, chunk, encoding, callback);
   } as ServerResponse['end'];
+  res.once('close', () => closeWith(capture, res));
+}
 
-  res.once('close', () => {
-    if (ending || claim.settled) return;
-    // The client went away while the handler runs. Releasing now would let its retry run the
-    // operation a second time: the handler gets `graceMs` to end, and its response is stored.
-    afterGrace(graceMs, () => {
-      if (!ending && !claim.settled) void claim.release(RELEASE_REASONS.aborted, res.statusCode);
+function capturedWriteHead(
+  this: ServerResponse,
+  status: number,
+  message?: string | HeadersArg,
+  headers?: HeadersArg,
+): ServerResponse {
+  return writeHeadWith((this as Captured)[CAPTURE], this, status, message, headers);
+}
+
+function capturedWrite(
+  this: ServerResponse,
+  chunk: unknown,
+  encoding?: unknown,
+  callback?: unknown,
+): boolean {
+  return writeWith((this as Captured)[CAPTURE], this, chunk, encoding, callback);
+}
+
+function capturedEnd(
+  this: ServerResponse,
+  chunk?: unknown,
+  encoding?: unknown,
+  callback?: unknown,
+): ServerResponse {
+  return endWith((this as Captured)[CAPTURE], this, chunk, encoding, callback);
+}
+
+function onCapturedClose(this: ServerResponse): void {
+  closeWith((this as Captured)[CAPTURE], this);
+}
+
+function writeHeadWith(
+  capture: Capture,
+  res: ServerResponse,
+  status: number,
+  message?: string | HeadersArg,
+  headers?: HeadersArg,
+): ServerResponse {
+  const withMessage = typeof message === 'string';
+  const object = withMessage ? headers : message;
+  if (!capture.claim.willStore(status)) capture.chunks = undefined;
+  if (object !== undefined && object !== null && !Array.isArray(object)) {
+    capture.given = object as OutgoingHttpHeaders;
+    return withMessage
+      ? capture.writeHead.call(res, status, message, object)
+      : capture.writeHead.call(res, status, object);
+  }
+  adoptHeaders(res, object);
+  return withMessage
+    ? capture.writeHead.call(res, status, message)
+    : capture.writeHead.call(res, status);
+}
+
+function writeWith(
+  capture: Capture,
+  res: ServerResponse,
+  chunk: unknown,
+  encoding?: unknown,
+  callback?: unknown,
+): boolean {
+  capture.keep(res, chunk, typeof encoding === 'string' ? encoding : undefined);
+  return capture.write.call(res, chunk, encoding as BufferEncoding, callback as Callback);
+}
+
+function endWith(
+  capture: Capture,
+  res: ServerResponse,
+  chunk?: unknown,
+  encoding?: unknown,
+  callback?: unknown,
+): ServerResponse {
+  if (typeof chunk === 'function') {
+    callback = chunk;
+    chunk = undefined;
+  } else if (typeof encoding === 'function') {
+    callback = encoding;
+    encoding = undefined;
+  }
+  if (capture.ending) {
+    // A second end while the first waits for the store: Node would ignore its data too.
+    if (typeof callback === 'function') res.once('finish', callback as () => void);
+    return res;
+  }
+  capture.ending = true;
+  capture.keep(res, chunk, encoding);
+  const claim = capture.claim;
+  if (claim.settled) {
+    capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
+    return res;
+  }
+  void claim
+    .complete({
+      status: res.statusCode,
+      headers: headersOf(res, capture.given),
+      body: capture.chunks ?? NOTHING,
+    })
+    .then(() => {
+      capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
     });
+  return res;
+}
+
+function closeWith(capture: Capture, res: ServerResponse): void {
+  const claim = capture.claim;
+  if (capture.ending || claim.settled) return;
+  // The client went away while the handler runs. Releasing now would let its retry run the
+  // operation a second time: the handler gets `graceMs` to end, and its response is stored.
+  afterGrace(capture.graceMs, () => {
+    if (!capture.ending && !claim.settled)
+      void claim.release(RELEASE_REASONS.aborted, res.statusCode);
   });
 }
 
