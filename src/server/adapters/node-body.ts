@@ -32,15 +32,35 @@ export function readBody(
   if (!announcesBody(req)) return Promise.resolve(undefined);
   // Fingerprinting without the body would let a key reused with another body replay.
   if (req.readableDidRead) return Promise.reject(new BodyUnavailableError());
-  // Usually the whole body came with the headers and the parser has already buffered it (an
-  // adapter awaits before reading): take it at once, without a promise's worth of listeners.
-  if (req.complete && !req.destroyed) {
-    try {
-      return Promise.resolve(readBuffered(req, limit, giveBack));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  // Usually the whole body came in the packet that held the headers: the parser buffers it right
+  // after the 'request' event, before any microtask runs. Take it then, at once, without a
+  // promise's worth of listeners; only a body still on its way waits for 'readable'.
+  if (req.complete && !req.destroyed) return buffered(req, limit, giveBack);
+  return Promise.resolve().then(() => {
+    if (req.readableDidRead) throw new BodyUnavailableError();
+    // Destroyed, its 'close' may have gone by already: listening for it would wait forever.
+    if (req.destroyed) throw new RequestAbortedError();
+    return req.complete ? buffered(req, limit, giveBack) : streamBody(req, limit, giveBack);
+  });
+}
+
+function buffered(
+  req: IncomingMessage,
+  limit: number,
+  giveBack: boolean,
+): Promise<Buffer | undefined> {
+  try {
+    return Promise.resolve(readBuffered(req, limit, giveBack));
+  } catch (error) {
+    return Promise.reject(error);
   }
+}
+
+function streamBody(
+  req: IncomingMessage,
+  limit: number,
+  giveBack: boolean,
+): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
