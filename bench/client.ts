@@ -6,8 +6,10 @@
  * plain fetch. The client process's CPU time per request is reported too: on a shared machine it
  * is steadier than throughput.
  */
+
 import ky from 'ky';
 import { createClient } from '../src/index.ts';
+import { barChart } from './support/chart.ts';
 import { startChildServer } from './support/child-server.ts';
 import { median, type Rate, table, throughput } from './support/measure.ts';
 
@@ -29,6 +31,7 @@ const LABELS: Record<string, string> = {
 };
 
 export async function run(): Promise<{ title: string; markdown: string }> {
+  const bars: Array<{ label: string; value: number }> = [];
   const server = await startChildServer();
   const url = `${server.url}/charges`;
   const client = createClient();
@@ -85,6 +88,7 @@ export async function run(): Promise<{ title: string; markdown: string }> {
           Math.round(median(own.map((r) => r.cpuMicros))).toLocaleString('en-US'),
           `${cpuRatio.toFixed(2)}×`,
         ]);
+        bars.push({ label: `c=${concurrency} ${name}`, value: 1 / timeRatio });
         if (name.startsWith('oncely')) {
           const met = timeRatio <= TARGET ? 'met' : 'NOT met';
           const what = name === 'oncely' ? 'defaults' : 'timeout: false';
@@ -107,6 +111,8 @@ export async function run(): Promise<{ title: string; markdown: string }> {
     ),
     '',
     `Target: oncely under ${TARGET.toFixed(2)}× plain fetch in time. This run: ${verdicts.join('; ')}.`,
+    '',
+    barChart('Speed relative to plain fetch (higher is better)', bars),
   ].join('\n');
   return { title: 'Client: cost per request', markdown };
 }

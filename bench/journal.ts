@@ -5,6 +5,7 @@
  * cases in rotating order; figures are medians of the rounds, and each ratio the median of the
  * per-round ratios to `memoryJournal` at the same concurrency.
  */
+
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { fileJournal } from '../src/journal/file.ts';
 import { ENTRY_STATE, JOURNAL_FORMAT_VERSION, type Journal } from '../src/journal/journal.ts';
 import { memoryJournal } from '../src/journal/memory.ts';
 import { serializeRequest } from '../src/journal/serialize.ts';
+import { barChart } from './support/chart.ts';
 import { median, table } from './support/measure.ts';
 
 const CASE_MS = Number(process.env.BENCH_JOURNAL_MS ?? 1_500);
@@ -119,6 +121,14 @@ export async function run(): Promise<{ title: string; markdown: string }> {
     `Each operation is a \`put\` then a \`delete\` (its journal lifecycle), so without group commit it would cost 2 fsyncs. ${ROUNDS} rounds of ${CASE_MS} ms per case, cases in rotating order; medians of the rounds. Ratios are to \`memoryJournal\` at the same concurrency, in the same round. Journal files on ${filesystem}; fsyncs/operation counts every fsync the journal made, including those of the ${compactions} compaction(s) that ran during the file cases.`,
     '',
     table(['journal', 'concurrency', 'operations/s', 'ratio to memory', 'fsyncs/operation'], rows),
+    '',
+    barChart(
+      'Operations per second relative to memoryJournal (higher is better)',
+      CONCURRENCY.map((concurrency) => ({
+        label: `fileJournal, concurrency ${concurrency}`,
+        value: median(ratios.get(`${concurrency}`) ?? []),
+      })),
+    ),
     '',
     'At concurrency 64 the file journal shares one `fdatasync` among every write that arrived while the previous one ran (group commit), which is what keeps a burst of operations from costing one disk flush each.',
   ].join('\n');

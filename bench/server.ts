@@ -15,9 +15,11 @@
  * `BENCH_PROFILE=<dir>` leaves there a CPU profile of each case's measured rounds
  * (`<framework>-<guard>-<store>-<mode>.cpuprofile`; read with bench/support/server-profile.ts).
  */
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { barChart } from './support/chart.ts';
 import { median, table } from './support/measure.ts';
 import { PAYLOAD, ROUTE, type ServerConfig } from './support/server-config.ts';
 import { CONNECTIONS, type KeyMode, type LoadResult, load } from './support/server-load.ts';
@@ -148,7 +150,17 @@ export async function run(): Promise<{ title: string; markdown: string }> {
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
-  return { title: 'Server: cost of the helper', markdown: report(rows, failures, loadBefore) };
+  const chart = barChart(
+    'req/s relative to the same server without an idempotency layer (higher is better)',
+    rows.map((row) => ({
+      label: `${row.framework.split(' ')[0]} ${row.label}, ${row.mode}`,
+      value: row.ratio,
+    })),
+  );
+  return {
+    title: 'Server: cost of the helper',
+    markdown: `${report(rows, failures, loadBefore)}\n\n${chart}`,
+  };
 }
 
 /**
