@@ -63,6 +63,40 @@ describe('express adapter', () => {
   });
 });
 
+describe('express adapter, two guards on one route', () => {
+  it('captures the response through both: it runs once and both replay it', async () => {
+    let runs = 0;
+    const app = express();
+    app.use(express.json());
+    const quiet = { logger: { warn() {} } };
+    app.post(
+      '/x',
+      idempotency({ ...quiet, scope: () => 'outer' }),
+      idempotency({ ...quiet, scope: () => 'inner' }),
+      (_req, res) => {
+        runs++;
+        res.status(201).json({ run: runs });
+      },
+    );
+    const server = await listen(createServer(app));
+    onTestFinished(() => server.close());
+    const send = () =>
+      fetch(`${server.url}/x`, {
+        method: 'POST',
+        headers: { 'idempotency-key': 'k', 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
+    const first = await send();
+    expect(first.status).toBe(201);
+    expect(await first.text()).toBe('{"run":1}');
+    const second = await send();
+    expect(second.status).toBe(201);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(await second.text()).toBe('{"run":1}');
+    expect(runs).toBe(1);
+  });
+});
+
 describe('express adapter, body already read', () => {
   it('refuses with 500 rather than fingerprint a request whose body it cannot see', async () => {
     let runs = 0;
