@@ -40,28 +40,18 @@ export async function prepareLedger({ store, target, namespace }: LedgerTarget):
     db.exec(`DROP TABLE IF EXISTS ${ns}_ledger`);
     db.exec(`CREATE TABLE ${ns}_ledger (op TEXT NOT NULL, key TEXT NOT NULL, pid INTEGER)`);
     db.close();
-  } else if (store === 'postgres') {
-    const client = new pg.Client({ connectionString: target });
-    await client.connect();
-    try {
-      await client.query(`DROP TABLE IF EXISTS ${ns}_ledger, ${ns}_records`);
-      await client.query(
-        `CREATE TABLE ${ns}_ledger (op TEXT NOT NULL, key TEXT NOT NULL, pid INT)`,
-      );
-    } finally {
-      await client.end();
-    }
   } else {
-    const client = await createClient({ url: target }).connect();
-    try {
-      let cursor = '0';
-      do {
-        const page = await client.scan(cursor, { MATCH: `${ns}:*`, COUNT: 1000 });
-        cursor = String(page.cursor);
-        if (page.keys.length > 0) await client.del(page.keys);
-      } while (cursor !== '0');
-    } finally {
-      client.destroy();
+    await dropLedger({ store, target, namespace });
+    if (store === 'postgres') {
+      const client = new pg.Client({ connectionString: target });
+      await client.connect();
+      try {
+        await client.query(
+          `CREATE TABLE ${ns}_ledger (op TEXT NOT NULL, key TEXT NOT NULL, pid INT)`,
+        );
+      } finally {
+        await client.end();
+      }
     }
   }
 }
