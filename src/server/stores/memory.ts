@@ -4,8 +4,9 @@ import { StoreError } from './store-error.ts';
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Most records kept at once. When full, the oldest completed records are dropped first; a new
-   * claim never evicts an in-flight one (it would let a duplicate run).
+   * Most records kept at once. When full, the oldest completed (or expired) records are dropped,
+   * 1 % of the bound at a time; a new claim never evicts an in-flight one (it would let a
+   * duplicate run).
    * @default 10_000
    */
   maxRecords?: number;
@@ -51,16 +52,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     for (const [id, record] of records) if (record.expiresAt <= time) records.delete(id);
   };
 
-  // Oldest first, stopping as soon as there is room: a full store costs one or two deletions per
-  // claim, not a sweep of every record (which made a full store of 10,000 cost 0.6x per request).
+  // When full, evict oldest first down to a margin below the bound, not one record per claim:
+  // Map iteration starts at the first entry and steps over every deleted one still held in the
+  // table, so a scan per claim cost about 8 µs per request at 10,000 records (issue 4's figures);
+  // one scan per `margin` claims costs a fraction of that.
+  const margin = Math.max(1, Math.floor(maxRecords / 100));
   const makeRoom = (): boolean => {
     if (records.size < maxRecords) return true;
     const time = now();
+    const target = maxRecords - margin;
     for (const [id, record] of records) {
       if (record.state === 'completed' || record.expiresAt <= time) records.delete(id);
-      if (records.size < maxRecords) return true;
+      if (records.size <= target) return true;
     }
-    return false;
+    return records.size < maxRecords;
   };
 
   const timer = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
