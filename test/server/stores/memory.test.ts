@@ -22,6 +22,23 @@ describe('memoryStore', () => {
     await store.close?.();
   });
 
+  it('evicts 1 % of the bound at once when full, so a full store does not scan on every claim', async () => {
+    const store = memoryStore({ maxRecords: 200 });
+    for (let i = 0; i < 200; i++) {
+      const record = inFlight();
+      await store.claim(`done-${i}`, record);
+      await store.complete(`done-${i}`, record.owner, completed());
+    }
+    expect(await store.claim('new', inFlight())).toBeUndefined();
+    expect(await store.get('done-0')).toBeUndefined();
+    expect(await store.get('done-1')).toBeUndefined();
+    expect(await store.get('done-2')).toBeDefined();
+    // Room is left for the next claim without another eviction.
+    expect(await store.claim('next', inFlight())).toBeUndefined();
+    expect(await store.get('done-2')).toBeDefined();
+    await store.close?.();
+  });
+
   it('refuses a claim with a StoreError when every record is in flight', async () => {
     const store = memoryStore({ maxRecords: 2 });
     await store.claim('a', inFlight());
