@@ -1,5 +1,6 @@
 import { delay, HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
+import { createClient } from '../../src/client/create-client.ts';
 import { RetryAfterTooLongError } from '../../src/client/errors/retry-after-too-long-error.ts';
 import { RetryLimitError } from '../../src/client/errors/retry-limit-error.ts';
 import { TimeoutError } from '../../src/client/errors/timeout-error.ts';
@@ -157,6 +158,25 @@ describe('timeouts', () => {
     const cause = (error as RetryLimitError).cause;
     expect(cause).toBeInstanceOf(TimeoutError);
     expect(cause).toMatchObject({ code: 'TIMEOUT', scope: 'attempt', timeout: 30 });
+  });
+
+  it('gives fetch a signal only when a limit or the caller needs one', async () => {
+    const signals: Array<AbortSignal | null | undefined> = [];
+    const fetch = async (_input: Request | string, init?: RequestInit) => {
+      signals.push(init?.signal);
+      return new Response('{}');
+    };
+    await createClient({ fetch, timeout: false, totalTimeout: false }).post(`${BASE}/r`);
+    await createClient({ fetch, timeout: false }).post(`${BASE}/r`);
+    await createClient({ fetch }).post(`${BASE}/r`);
+    const caller = new AbortController();
+    await createClient({ fetch, timeout: false, totalTimeout: false }).post(`${BASE}/r`, {
+      signal: caller.signal,
+    });
+    expect(signals[0]).toBeUndefined();
+    expect(signals.slice(1).every((signal) => signal instanceof AbortSignal)).toBe(true);
+    caller.abort();
+    expect(signals[3]?.aborted).toBe(true);
   });
 
   it('ends the whole call at totalTimeout', async () => {
