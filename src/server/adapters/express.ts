@@ -1,6 +1,7 @@
 /** `oncely/server/express`: the idempotency helper as Express 5 middleware. */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { createEngine } from '../core/engine.ts';
+import { createEngine, type Decision, type Engine } from '../core/engine.ts';
+import { isPromise } from '../core/is-promise.ts';
 import type { BeginInput, IdempotencyContext } from '../core/types.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, readBody } from './node-body.ts';
 import { captureResponse } from './node-capture.ts';
@@ -50,28 +51,43 @@ export function idempotency(options: ExpressIdempotencyOptions = {}): RequestHan
     if (parsed === undefined) input.body = () => readBody(req, limit);
     else if (typeof parsed === 'string' || parsed instanceof Uint8Array) input.body = parsed;
     else input.json = parsed;
-    engine.begin(input).then((decision) => {
-      switch (decision.kind) {
-        case 'bypass':
-          return next();
-        case 'respond':
-          return sendPlain(res, decision.response);
-        case 'proceed': {
-          const claim = decision.claim;
-          captureResponse(res, claim, engine.settings.leaseMs);
-          res.locals.oncely = { key: claim.key, scope: claim.scope, tx: undefined };
-          return next();
-        }
-        case 'transact': {
-          const { key, scope } = decision.transaction;
-          return transactNode(decision.transaction, res, engine.settings.leaseMs, (tx) => {
-            res.locals.oncely = { key, scope, tx } satisfies IdempotencyContext;
-            next();
-          }).catch(next);
-        }
-      }
-    }, next);
+    let decided: Decision | Promise<Decision>;
+    try {
+      decided = engine.begin(input);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    // Decided synchronously (a memory or SQLite store, a parsed body): go on in this turn.
+    if (isPromise(decided)) decided.then((decision) => follow(decision, engine, res, next), next);
+    else follow(decided, engine, res, next);
   };
+}
+
+function follow(decision: Decision, engine: Engine<Request>, res: Response, next: NextFunction) {
+  switch (decision.kind) {
+    case 'bypass':
+      next();
+      return;
+    case 'respond':
+      sendPlain(res, decision.response);
+      return;
+    case 'proceed': {
+      const claim = decision.claim;
+      captureResponse(res, claim, engine.settings.leaseMs);
+      res.locals.oncely = { key: claim.key, scope: claim.scope, tx: undefined };
+      next();
+      return;
+    }
+    case 'transact': {
+      const { key, scope } = decision.transaction;
+      transactNode(decision.transaction, res, engine.settings.leaseMs, (tx) => {
+        res.locals.oncely = { key, scope, tx } satisfies IdempotencyContext;
+        next();
+      }).catch(next);
+      return;
+    }
+  }
 }
 
 export type { IdempotencyContext } from '../core/types.ts';

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Claim } from '../core/claim.ts';
 import { createEngine, type Engine } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
+import { isPromise } from '../core/is-promise.ts';
 import type { CoreOptions } from '../core/options.ts';
 import type { TransactResult } from '../core/transaction.ts';
 import type { HandlerResponse, IdempotencyContext, PlainResponse } from '../core/types.ts';
@@ -235,9 +236,13 @@ function captureTransform(claim: Claim, reply: FastifyReply): Transform {
     },
     flush(callback) {
       if (chunks === undefined) return callback();
-      void claim
-        .complete({ status: reply.statusCode, headers: reply.getHeaders(), body: chunks })
-        .then(() => callback());
+      const stored = claim.complete({
+        status: reply.statusCode,
+        headers: reply.getHeaders(),
+        body: chunks,
+      });
+      if (isPromise(stored)) void stored.then(() => callback());
+      else callback();
     },
     destroy(error, callback) {
       if (!claim.settled) void claim.release(RELEASE_REASONS.aborted, reply.statusCode);

@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Claim } from '../core/claim.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
+import { isPromise } from '../core/is-promise.ts';
 import { adoptHeaders } from './node-send.ts';
 import { RequestAbortedError } from './request-aborted-error.ts';
 
@@ -195,15 +196,20 @@ function endWith(
     capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
     return res;
   }
-  void claim
-    .complete({
-      status: res.statusCode,
-      headers: headersOf(res, capture.given),
-      body: capture.chunks ?? NOTHING,
-    })
-    .then(() => {
-      capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
-    });
+  const stored = claim.complete({
+    status: res.statusCode,
+    headers: headersOf(res, capture.given),
+    body: capture.chunks ?? NOTHING,
+  });
+  // A synchronous store has answered already: end now, in the handler's own turn, as bare
+  // Node would.
+  if (!isPromise(stored)) {
+    capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
+    return res;
+  }
+  void stored.then(() => {
+    capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
+  });
   return res;
 }
 

@@ -1,4 +1,6 @@
+import type { MaybePromise } from '../stores/store.ts';
 import { RELEASE_REASONS, type ReleaseReason } from './events.ts';
+import { isPromise } from './is-promise.ts';
 import { joinBody, type Runtime } from './runtime.ts';
 import type { HandlerResponse } from './types.ts';
 
@@ -81,9 +83,10 @@ export class Claim {
   /**
    * Stores the response the handler sent (status, final headers, body bytes) so retries get it
    * back, or releases the key when the response must not be stored (401, 403, 408, 409, 429, a
-   * 5xx without `storeServerErrors`, a body over `maxBodyBytes`).
+   * 5xx without `storeServerErrors`, a body over `maxBodyBytes`). Answers synchronously when the
+   * store does (memory, SQLite): `await` it.
    */
-  async complete(response: HandlerResponse): Promise<ClaimOutcome> {
+  complete(response: HandlerResponse): ClaimOutcome | Promise<ClaimOutcome> {
     if (this.#settled) return CLAIM_OUTCOMES.settled;
     const runtime = this.#runtime;
     const reason = runtime.notStoredReason(response.status);
@@ -94,28 +97,27 @@ export class Claim {
     }
     this.#settle();
     const record = runtime.completedRecord(response, body, this.#fingerprint);
-    let done: boolean;
+    const status = response.status;
+    let done: MaybePromise<boolean>;
     try {
-      done = await runtime.settings.store.complete(this.id, this.owner, record);
+      done = runtime.settings.store.complete(this.id, this.owner, record);
     } catch (error) {
-      runtime.emit({
-        type: 'store-error',
-        key: this.key,
-        scope: this.scope,
-        operation: 'complete',
-        error,
-      });
-      return CLAIM_OUTCOMES.storeError;
+      return this.#storeError('complete', error);
     }
-    if (!done) return this.#lose();
-    if (runtime.observed) {
-      runtime.emit({ type: 'complete', key: this.key, scope: this.scope, status: response.status });
+    if (isPromise(done)) {
+      return done.then(
+        (ok) => this.#completed(ok, status),
+        (error: unknown) => this.#storeError('complete', error),
+      );
     }
-    return CLAIM_OUTCOMES.stored;
+    return this.#completed(done, status);
   }
 
-  /** Frees the key without a stored response, so a retry runs the handler again. */
-  async release(reason: ReleaseReason, status?: number): Promise<ClaimOutcome> {
+  /**
+   * Frees the key without a stored response, so a retry runs the handler again. Answers
+   * synchronously when the store does: `await` it.
+   */
+  release(reason: ReleaseReason, status?: number): ClaimOutcome | Promise<ClaimOutcome> {
     if (this.#settled) return CLAIM_OUTCOMES.settled;
     this.#settle();
     const runtime = this.#runtime;
@@ -128,25 +130,43 @@ export class Claim {
         maxBodyBytes: runtime.settings.maxBodyBytes,
       });
     }
-    let done: boolean;
+    let done: MaybePromise<boolean>;
     try {
-      done = await runtime.settings.store.release(this.id, this.owner);
+      done = runtime.settings.store.release(this.id, this.owner);
     } catch (error) {
-      runtime.emit({
-        type: 'store-error',
-        key: this.key,
-        scope: this.scope,
-        operation: 'release',
-        error,
-      });
-      return CLAIM_OUTCOMES.storeError;
+      return this.#storeError('release', error);
     }
+    if (isPromise(done)) {
+      return done.then(
+        (ok) => this.#released(ok, reason, status),
+        (error: unknown) => this.#storeError('release', error),
+      );
+    }
+    return this.#released(done, reason, status);
+  }
+
+  #completed(done: boolean, status: number): ClaimOutcome {
     if (!done) return this.#lose();
+    const runtime = this.#runtime;
+    if (runtime.observed) {
+      runtime.emit({ type: 'complete', key: this.key, scope: this.scope, status });
+    }
+    return CLAIM_OUTCOMES.stored;
+  }
+
+  #released(done: boolean, reason: ReleaseReason, status: number | undefined): ClaimOutcome {
+    if (!done) return this.#lose();
+    const runtime = this.#runtime;
     if (runtime.observed) {
       const event = { type: 'release' as const, key: this.key, scope: this.scope, reason };
       runtime.emit(status === undefined ? event : { ...event, status });
     }
     return CLAIM_OUTCOMES.released;
+  }
+
+  #storeError(operation: 'complete' | 'release', error: unknown): ClaimOutcome {
+    this.#runtime.emit({ type: 'store-error', key: this.key, scope: this.scope, operation, error });
+    return CLAIM_OUTCOMES.storeError;
   }
 
   /** Called by the shared renewal timer. @internal */

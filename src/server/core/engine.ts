@@ -1,8 +1,14 @@
 import { keyProblem } from '../../key/validate.ts';
 import { parseKeyHeader } from '../../protocol.ts';
-import { type InFlightRecord, RECORD_STATE, type StoreRecord } from '../stores/store.ts';
+import {
+  type InFlightRecord,
+  type MaybePromise,
+  RECORD_STATE,
+  type StoreRecord,
+} from '../stores/store.ts';
 import { Claim } from './claim.ts';
 import { fingerprint } from './fingerprint.ts';
+import { isPromise } from './is-promise.ts';
 import type { CoreOptions, Logger } from './options.ts';
 import { ownerToken } from './owner-token.ts';
 import { recordId } from './record-id.ts';
@@ -86,9 +92,11 @@ export class Engine<Req = Request> {
 
   /**
    * Decides what to do with one request: validate its key, claim it, or answer from the store.
-   * See {@link Decision}.
+   * See {@link Decision}. It answers synchronously when nothing it needs is asynchronous (the
+   * body and scope are at hand and the store is synchronous, as the memory and SQLite stores
+   * are), and with a promise otherwise: `await` it.
    */
-  async begin(input: BeginInput<Req>): Promise<Decision> {
+  begin(input: BeginInput<Req>): Decision | Promise<Decision> {
     const method = input.method.toUpperCase();
     if (SAFE_METHODS.has(method)) return BYPASS;
     const settings = this.#settings;
@@ -96,32 +104,40 @@ export class Engine<Req = Request> {
     const raw = input.header(KEY);
     if (raw === undefined || raw === null) {
       if (!settings.required || !settings.methods.has(method)) return BYPASS;
-      return respond(
-        await runtime.problem(
-          'missing',
-          `${method} requests to this resource need an Idempotency-Key header.`,
-        ),
-      );
+      return runtime
+        .problem('missing', `${method} requests to this resource need an Idempotency-Key header.`)
+        .then(respond);
     }
     let value: string;
     if (typeof raw === 'string') value = raw;
     else if (raw.length === 1) value = raw[0] as string;
-    else return respond(await runtime.problem('invalid', 'more than one Idempotency-Key value'));
+    else return runtime.problem('invalid', 'more than one Idempotency-Key value').then(respond);
     const parsed = parseKeyHeader(value);
-    if (!parsed.ok) return respond(await runtime.problem('invalid', parsed.reason));
+    if (!parsed.ok) return runtime.problem('invalid', parsed.reason).then(respond);
     const key = parsed.key;
     const problem = keyProblem(key);
     // The key is echoed only once valid: an invalid one may be huge or hold control characters.
-    if (problem !== undefined) return respond(await runtime.problem('invalid', problem));
+    if (problem !== undefined) return runtime.problem('invalid', problem).then(respond);
 
-    // Awaited only when it is a promise: each await of a plain value still costs a microtask turn.
-    let scope = this.#scope === undefined ? GLOBAL_SCOPE : this.#scope(input.request);
-    if (typeof scope !== 'string') scope = await scope;
-    if (typeof scope !== 'string') throw new TypeError('the scope option must return a string');
-    let body = typeof input.body === 'function' ? input.body() : input.body;
-    if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) {
-      body = await body;
+    const scope = this.#scope === undefined ? GLOBAL_SCOPE : this.#scope(input.request);
+    const body = typeof input.body === 'function' ? input.body() : input.body;
+    // Each await of a plain value would still cost a microtask turn: only promises are awaited.
+    if (typeof scope !== 'string' || isPromise(body)) {
+      return Promise.all([scope, body]).then(([scope, body]) =>
+        this.#claim(input, method, key, scope, body),
+      );
     }
+    return this.#claim(input, method, key, scope, body);
+  }
+
+  #claim(
+    input: BeginInput<Req>,
+    method: string,
+    key: string,
+    scope: unknown,
+    body: Uint8Array | string | undefined,
+  ): Decision | Promise<Decision> {
+    if (typeof scope !== 'string') throw new TypeError('the scope option must return a string');
     const contentType = input.header('content-type');
     const print = fingerprint({
       method,
@@ -131,36 +147,92 @@ export class Engine<Req = Request> {
       json: input.json,
     });
     const id = recordId(scope, key);
-    if (settings.transactional) {
+    const runtime = this.#runtime;
+    if (this.#settings.transactional) {
       return { kind: 'transact', transaction: new Transaction(runtime, id, key, scope, print) };
     }
-    return this.#acquire(id, key, scope, print);
+    // The first claim, without a promise when the store answers synchronously: on the common
+    // paths (a new key, a replay) the request is decided here.
+    const record = this.#inFlight(print);
+    let claimed: MaybePromise<StoreRecord | undefined>;
+    try {
+      claimed = this.#settings.store.claim(id, record);
+    } catch (error) {
+      return runtime.storeDown(key, scope, 'claim', error).then(respond);
+    }
+    if (isPromise(claimed)) {
+      return claimed.then(
+        (existing) => this.#claimed(id, key, scope, print, record, existing),
+        (error: unknown) => runtime.storeDown(key, scope, 'claim', error).then(respond),
+      );
+    }
+    return this.#claimed(id, key, scope, print, record, claimed);
   }
 
-  async #acquire(id: string, key: string, scope: string, print: string): Promise<Decision> {
+  #inFlight(print: string): InFlightRecord {
+    const settings = this.#settings;
+    const now = settings.now();
+    return {
+      state: RECORD_STATE.inFlight,
+      fingerprint: print,
+      owner: ownerToken(),
+      leaseUntil: now + settings.leaseMs,
+      expiresAt: now + settings.ttlMs,
+    };
+  }
+
+  /** What the first claim found: the key is ours, a replay, or one of the rarer paths. */
+  #claimed(
+    id: string,
+    key: string,
+    scope: string,
+    print: string,
+    record: InFlightRecord,
+    existing: StoreRecord | undefined,
+  ): Decision | Promise<Decision> {
+    const runtime = this.#runtime;
+    if (existing === undefined) {
+      if (runtime.observed) runtime.emit({ type: 'claim', key, scope });
+      return this.#proceed(id, key, scope, record, print);
+    }
+    if (existing.state === RECORD_STATE.completed && existing.fingerprint === print) {
+      if (runtime.observed) {
+        runtime.emit({ type: 'replay', key, scope, status: existing.response.status });
+      }
+      return { kind: 'respond', response: runtime.replay(existing.response), replayed: true };
+    }
+    return this.#acquire(id, key, scope, print, existing);
+  }
+
+  /**
+   * The rarer paths, after a first claim found `found`: a reused key (422), a lapsed lease to
+   * take over, a live one to wait for or answer 409 to, and the claims again that those need.
+   */
+  async #acquire(
+    id: string,
+    key: string,
+    scope: string,
+    print: string,
+    found: StoreRecord,
+  ): Promise<Decision> {
     const runtime = this.#runtime;
     const settings = this.#settings;
     const store = settings.store;
     let polls = waitPolls(settings);
     let takeovers = 0;
+    let existing: StoreRecord | undefined = found;
     for (;;) {
-      const now = settings.now();
-      const record: InFlightRecord = {
-        state: RECORD_STATE.inFlight,
-        fingerprint: print,
-        owner: ownerToken(),
-        leaseUntil: now + settings.leaseMs,
-        expiresAt: now + settings.ttlMs,
-      };
-      let existing: StoreRecord | undefined;
-      try {
-        existing = await store.claim(id, record);
-      } catch (error) {
-        return respond(await runtime.storeDown(key, scope, 'claim', error));
-      }
       if (existing === undefined) {
-        if (runtime.observed) runtime.emit({ type: 'claim', key, scope });
-        return this.#proceed(id, key, scope, record, print);
+        const record = this.#inFlight(print);
+        try {
+          existing = await store.claim(id, record);
+        } catch (error) {
+          return respond(await runtime.storeDown(key, scope, 'claim', error));
+        }
+        if (existing === undefined) {
+          if (runtime.observed) runtime.emit({ type: 'claim', key, scope });
+          return this.#proceed(id, key, scope, record, print);
+        }
       }
       const verdict = runtime.judge(existing, print, settings.now());
       if (verdict === 'mismatch') return respond(await runtime.mismatch(key, scope));
@@ -173,24 +245,27 @@ export class Engine<Req = Request> {
       if (verdict === 'lapsed' && takeovers++ < 3) {
         // The holder's lease ran out (its process likely died): take the key over, compare-and-set
         // on the owner and lease we read, so two retries cannot both win.
+        const next = this.#inFlight(print);
         let took: boolean;
         try {
           took = await store.takeOver(
             id,
             { owner: existing.owner, leaseUntil: existing.leaseUntil },
-            record,
+            next,
           );
         } catch (error) {
           return respond(await runtime.storeDown(key, scope, 'takeOver', error));
         }
         if (took) {
           runtime.emit({ type: 'takeover', key, scope, previousOwner: existing.owner });
-          return this.#proceed(id, key, scope, record, print);
+          return this.#proceed(id, key, scope, next, print);
         }
+        existing = undefined;
         continue;
       }
       if (polls-- > 0 && settings.wait !== undefined) {
         await sleep(settings.wait.pollMs);
+        existing = undefined;
         continue;
       }
       return respond(await runtime.conflict(key, scope, existing.leaseUntil));

@@ -21,7 +21,8 @@ export interface MemoryStoreOptions {
 
 /**
  * The embedded default store: records in a `Map` of this process, bounded and expiring. Right for
- * one server process; a fleet needs a shared store (Redis, PostgreSQL).
+ * one server process; a fleet needs a shared store (Redis, PostgreSQL). Its methods answer
+ * synchronously (see {@link Store}), so a guarded request costs no promise turn in the store.
  *
  * @example
  * ```ts
@@ -72,7 +73,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   (timer as { unref?: () => void }).unref?.();
 
   return {
-    async claim(id: string, record: InFlightRecord) {
+    claim(id: string, record: InFlightRecord) {
       const existing = live(id);
       // Copies out and in: a record the caller holds must not change under it (a later renew
       // would otherwise move the leaseUntil it passes to takeOver as the expected value).
@@ -83,31 +84,31 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       records.set(id, { ...record });
       return undefined;
     },
-    async takeOver(id, expected, record) {
+    takeOver(id, expected, record) {
       const current = held(id, expected.owner);
       if (current === undefined || current.leaseUntil !== expected.leaseUntil) return false;
       records.set(id, { ...record });
       return true;
     },
-    async renew(id, owner, leaseUntil) {
+    renew(id, owner, leaseUntil) {
       const current = held(id, owner);
       if (current === undefined) return false;
       current.leaseUntil = leaseUntil;
       return true;
     },
-    async complete(id, owner, record: CompletedRecord) {
+    complete(id, owner, record: CompletedRecord) {
       if (held(id, owner) === undefined) return false;
       // Re-insert so a completed record ages from its completion, not its claim.
       records.delete(id);
       records.set(id, { ...record });
       return true;
     },
-    async release(id, owner) {
+    release(id, owner) {
       if (held(id, owner) === undefined) return false;
       records.delete(id);
       return true;
     },
-    async get(id) {
+    get(id) {
       const record = live(id);
       return record === undefined ? undefined : { ...record };
     },

@@ -137,6 +137,15 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
   const changed = (name: keyof typeof statements, ...params: SQLInputValue[]): boolean =>
     Number(statement(name).run(...params).changes) > 0;
 
+  // node:sqlite is synchronous: the primitives answer with plain values and throw their errors
+  // (see Store), so a guarded request costs no promise turn in the store.
+  const sync = <T>(operation: string, body: () => T): T => {
+    try {
+      return body();
+    } catch (error) {
+      throw toStoreError(operation, error);
+    }
+  };
   const run = <T>(operation: string, body: () => T): Promise<T> => {
     try {
       return Promise.resolve(body());
@@ -160,7 +169,7 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
 
   return {
     claim: (id, record) =>
-      run('claim', () => {
+      sync('claim', () => {
         const time = now();
         // IMMEDIATE takes the write lock up front, so the read below sees what the insert saw,
         // even with another process on the same file.
@@ -178,7 +187,7 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
         }
       }),
     takeOver: (id, expected, record) =>
-      run('takeOver', () =>
+      sync('takeOver', () =>
         changed(
           'takeOver',
           record.fingerprint,
@@ -192,9 +201,9 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
         ),
       ),
     renew: (id, owner, leaseUntil) =>
-      run('renew', () => changed('renew', leaseUntil, id, owner, now())),
+      sync('renew', () => changed('renew', leaseUntil, id, owner, now())),
     complete: (id, owner, record) =>
-      run('complete', () => {
+      sync('complete', () => {
         const { status, headers, body } = record.response;
         return changed(
           'complete',
@@ -209,9 +218,9 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
           now(),
         );
       }),
-    release: (id, owner) => run('release', () => changed('release', id, owner, now())),
+    release: (id, owner) => sync('release', () => changed('release', id, owner, now())),
     get: (id) =>
-      run('get', () => {
+      sync('get', () => {
         const row = statement('get').get(id, now());
         return row === undefined ? undefined : recordFromRow(row as unknown as RecordRow, 'get');
       }),

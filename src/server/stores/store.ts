@@ -43,9 +43,16 @@ export interface CompletedRecord {
 
 export type StoreRecord = InFlightRecord | CompletedRecord;
 
+/** A value, or a promise of it: what a store method may return. */
+export type MaybePromise<T> = T | Promise<T>;
+
 /**
  * Atomic primitives on records. A record whose `expiresAt` has passed counts as absent for every
  * method, and the store deletes it in its own time (TTL, sweep or on access).
+ *
+ * A store whose work is synchronous (memory, SQLite) returns plain values and throws its errors:
+ * the core then answers a request without a promise turn per step. A store that goes over the
+ * network returns promises. Callers must accept both (`await` does).
  */
 export interface Store {
   /**
@@ -53,7 +60,7 @@ export interface Store {
    * @returns `undefined` when this call created the record (the caller owns the key), otherwise
    * the live record that stands there.
    */
-  claim(id: string, record: InFlightRecord): Promise<StoreRecord | undefined>;
+  claim(id: string, record: InFlightRecord): MaybePromise<StoreRecord | undefined>;
   /**
    * Replaces an in-flight record whose lease has lapsed, only if it still has the owner and
    * `leaseUntil` the caller read (compare-and-set), so two retries cannot both take it over.
@@ -63,15 +70,15 @@ export interface Store {
     id: string,
     expected: { owner: string; leaseUntil: number },
     record: InFlightRecord,
-  ): Promise<boolean>;
+  ): MaybePromise<boolean>;
   /** Extends the lease of an in-flight record held by `owner`. @returns false if it is not held by `owner`. */
-  renew(id: string, owner: string, leaseUntil: number): Promise<boolean>;
+  renew(id: string, owner: string, leaseUntil: number): MaybePromise<boolean>;
   /** Replaces the in-flight record held by `owner` with `record`. @returns false if `owner` lost it. */
-  complete(id: string, owner: string, record: CompletedRecord): Promise<boolean>;
+  complete(id: string, owner: string, record: CompletedRecord): MaybePromise<boolean>;
   /** Deletes the in-flight record held by `owner`, so a retry runs again. @returns false if `owner` lost it. */
-  release(id: string, owner: string): Promise<boolean>;
+  release(id: string, owner: string): MaybePromise<boolean>;
   /** The live record under `id`, if any. */
-  get(id: string): Promise<StoreRecord | undefined>;
+  get(id: string): MaybePromise<StoreRecord | undefined>;
   /** Frees timers and connections the store opened itself (not those it was given). */
   close?(): Promise<void>;
 }

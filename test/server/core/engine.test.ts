@@ -25,16 +25,18 @@ function begin(
   req: NodeRequest,
   reads: { count: number } = { count: 0 },
 ): Promise<Decision> {
-  return e.begin({
-    method: req.method,
-    path: req.url,
-    header: (name) => req.headers[name],
-    body: () => {
-      reads.count++;
-      return req.body;
-    },
-    request: req,
-  });
+  // begin may answer synchronously or throw; the tests read one promise.
+  return (async () =>
+    e.begin({
+      method: req.method,
+      path: req.url,
+      header: (name) => req.headers[name],
+      body: () => {
+        reads.count++;
+        return req.body;
+      },
+      request: req,
+    }))();
 }
 
 const request = (

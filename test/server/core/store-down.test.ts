@@ -6,21 +6,31 @@ import type { Store } from '../../../src/server/stores/store.ts';
 import { StoreError } from '../../../src/server/stores/store.ts';
 import { post, problemOf, setup } from './helpers.ts';
 
-/** A store whose named methods throw, as one that is down; the others work. */
-function brokenStore(failing: (keyof Store)[]): Store {
+type Failure = 'rejects' | 'throws';
+
+/**
+ * A store whose named methods fail, as one that is down; the others work. A network store
+ * rejects; a synchronous one (memory, SQLite) throws: the core must take both.
+ */
+function brokenStore(failing: (keyof Store)[], how: Failure): Store {
   const inner = memoryStore();
   const store = { ...inner };
   for (const method of failing) {
-    (store as Record<string, unknown>)[method] = async () => {
-      throw new StoreError(method, 'connection refused');
-    };
+    (store as Record<string, unknown>)[method] =
+      how === 'rejects'
+        ? async () => {
+            throw new StoreError(method, 'connection refused');
+          }
+        : () => {
+            throw new StoreError(method, 'database is locked');
+          };
   }
   return store;
 }
 
-describe('a store that is down', () => {
+describe.each<Failure>(['rejects', 'throws'])('a store that is down (it %s)', (how) => {
   it('answers 503 idempotency-store-unavailable and does not run the handler', async () => {
-    const t = setup(undefined, { store: brokenStore(['claim']) });
+    const t = setup(undefined, { store: brokenStore(['claim'], how) });
     const response = await t.guarded(post('k'));
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('1');
@@ -37,7 +47,7 @@ describe('a store that is down', () => {
 
   it('still answers the client when storing the response fails, and reports it', async () => {
     const t = setup(async () => new Response('made', { status: 201 }), {
-      store: brokenStore(['complete']),
+      store: brokenStore(['complete'], how),
     });
     const response = await t.guarded(post('k'));
     expect(await response.text()).toBe('made');
@@ -51,7 +61,7 @@ describe('a store that is down', () => {
       async () => {
         throw new Error('handler broke');
       },
-      { store: brokenStore(['release']) },
+      { store: brokenStore(['release'], how) },
     );
     await expect(t.guarded(post('k'))).rejects.toThrow('handler broke');
     expect(t.events).toContainEqual(
@@ -64,9 +74,14 @@ describe('a store that is down', () => {
     const inner = memoryStore({ now: () => time });
     const store: Store = {
       ...inner,
-      takeOver: async () => {
-        throw new Error('down');
-      },
+      takeOver:
+        how === 'rejects'
+          ? async () => {
+              throw new Error('down');
+            }
+          : () => {
+              throw new Error('down');
+            },
     };
     const t = setup(async () => new Promise<Response>(() => {}), { store, now: () => time });
     void t.guarded(post('k'));

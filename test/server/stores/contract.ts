@@ -45,6 +45,19 @@ export function completed(overrides: Partial<CompletedRecord> = {}): CompletedRe
   };
 }
 
+/**
+ * What a store call failed with, whether the store throws (a synchronous store) or rejects: a
+ * {@link Store} may do either. Undefined when the call succeeded.
+ */
+export async function failureOf(call: () => unknown): Promise<unknown> {
+  try {
+    await call();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
 /** Plain bytes of a stored body, so a Buffer and a Uint8Array with the same bytes compare equal. */
 function bytes(body: Uint8Array): number[] {
   return Array.from(body);

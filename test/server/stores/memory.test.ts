@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../../src/server/stores/memory.ts';
 import { StoreError } from '../../../src/server/stores/store-error.ts';
-import { completed, inFlight, testStore } from './contract.ts';
+import { completed, failureOf, inFlight, testStore } from './contract.ts';
 
 testStore('memory', () => memoryStore());
 
@@ -43,7 +43,7 @@ describe('memoryStore', () => {
     const store = memoryStore({ maxRecords: 2 });
     await store.claim('a', inFlight());
     await store.claim('b', inFlight());
-    const error = await store.claim('c', inFlight()).catch((caught: unknown) => caught);
+    const error = await failureOf(() => store.claim('c', inFlight()));
     expect(error).toBeInstanceOf(StoreError);
     expect((error as StoreError).operation).toBe('claim');
     await store.close?.();

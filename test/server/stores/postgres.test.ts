@@ -6,7 +6,7 @@ import { postgresStore } from '../../../src/server/stores/postgres.ts';
 import type { CompletedRecord } from '../../../src/server/stores/store.ts';
 import { StoreError } from '../../../src/server/stores/store-error.ts';
 import { service } from '../../support/services.ts';
-import { completed, inFlight, testStore } from './contract.ts';
+import { completed, failureOf, inFlight, testStore } from './contract.ts';
 
 const url = service('postgres');
 
@@ -78,7 +78,7 @@ describe.skipIf(!url)('postgresStore', () => {
   it('uses a schema-qualified table, and fails cleanly while the schema is missing', async () => {
     const schema = `oncely_schema_${run}`;
     const own = postgresStore(pool, { table: `${schema}.records`, sweepIntervalMs: 0 });
-    const error = await own.claim('a', inFlight()).catch((caught: unknown) => caught);
+    const error = await failureOf(() => own.claim('a', inFlight()));
     expect(error).toBeInstanceOf(StoreError);
     expect((error as StoreError).operation).toBe('claim');
 
@@ -108,7 +108,7 @@ describe.skipIf(!url)('postgresStore', () => {
       ['transact', () => unreachable.transact('x', inFlight(), async () => undefined)],
       ['migrate', () => unreachable.migrate()],
     ] as const) {
-      const error = await call().catch((caught: unknown) => caught);
+      const error = await failureOf(call);
       expect(error).toBeInstanceOf(StoreError);
       expect((error as StoreError).operation).toBe(operation);
       expect((error as StoreError).cause).toBeInstanceOf(Error);

@@ -9,7 +9,7 @@ import { redisStore } from '../../../src/server/stores/redis.ts';
 import type { InFlightRecord } from '../../../src/server/stores/store.ts';
 import { StoreError } from '../../../src/server/stores/store-error.ts';
 import { service } from '../../support/services.ts';
-import { completed, inFlight, testStore } from './contract.ts';
+import { completed, failureOf, inFlight, testStore } from './contract.ts';
 
 const url = service('redis');
 
@@ -91,7 +91,7 @@ describe.skipIf(!url)('redisStore', () => {
     });
     await expect(closed.connect()).rejects.toThrow();
     const store = redisStore(closed, { commandTimeoutMs: 300 });
-    const error = await store.claim('down', inFlight()).catch((caught: unknown) => caught);
+    const error = await failureOf(() => store.claim('down', inFlight()));
     expect(error).toBeInstanceOf(StoreError);
     expect((error as StoreError).operation).toBe('claim');
     expect((error as StoreError).code).toBe('STORE_UNAVAILABLE');

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isOncelyError } from '../../../src/errors/oncely-error.ts';
 import { sqliteStore } from '../../../src/server/stores/sqlite.ts';
 import { StoreError } from '../../../src/server/stores/store-error.ts';
-import { completed, inFlight, testStore } from './contract.ts';
+import { completed, failureOf, inFlight, testStore } from './contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'oncely-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,7 +82,7 @@ describe('sqliteStore', () => {
   it('turns a failure after close into a StoreError naming the operation', async () => {
     const store = sqliteStore();
     await store.close();
-    const error = await store.claim('x', inFlight()).catch((caught: unknown) => caught);
+    const error = await failureOf(() => store.claim('x', inFlight()));
     expect(error).toBeInstanceOf(StoreError);
     expect((error as StoreError).operation).toBe('claim');
   });
