@@ -21,9 +21,52 @@ export function isJsonContentType(contentType: string | undefined): boolean {
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  // Most clients send keys in one order every time, often sorted already: then the native
+  // serialiser gives the same text at a fraction of the cost of building it here.
+  if (inCanonicalOrder(value)) return JSON.stringify(value);
+  return sortedJson(value);
+}
+
+/**
+ * True when every object in `value` has its keys in sorted order and only JSON values: then
+ * `JSON.stringify` writes exactly what {@link sortedJson} would.
+ */
+function inCanonicalOrder(value: object): boolean {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i])) return false;
+    return true;
+  }
+  // A toJSON method (a Date from another parser) would make stringify write something else.
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (i > 0 && !((keys[i - 1] as string) < key)) return false;
+    if (!isPlainJson(object[key])) return false;
+  }
+  return true;
+}
+
+function isPlainJson(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return true;
+    case 'object':
+      return value === null || inCanonicalOrder(value);
+    default:
+      // undefined, functions, symbols, bigints: stringify drops or refuses them; sortedJson decides.
+      return false;
+  }
+}
+
+function sortedJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + sortedJson(value[i]);
     return `${out}]`;
   }
   const object = value as Record<string, unknown>;
@@ -31,7 +74,7 @@ export function canonicalJson(value: unknown): string {
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
-    out += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(object[key])}`;
+    out += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${sortedJson(object[key])}`;
   }
   return `${out}}`;
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   canonicalJson,
@@ -67,6 +68,28 @@ describe('fingerprint', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { f: 1, e: 2 }], c: 'x' } })).toBe(
       '{"a":{"c":"x","d":[1,{"e":2,"f":1}]},"b":1}',
     );
+  });
+
+  it('writes every JSON value as the plain recursive sort does, sorted input or not', () => {
+    // The reference: the definition, without canonicalJson's fast path for sorted objects.
+    const reference = (value: unknown): string => {
+      if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+      if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+      const object = value as Record<string, unknown>;
+      const keys = Object.keys(object).sort();
+      return `{${keys.map((key) => `${JSON.stringify(key)}:${reference(object[key])}`).join(',')}}`;
+    };
+    const sortedCopy = (value: unknown): unknown => JSON.parse(reference(value));
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(canonicalJson(value)).toBe(reference(value));
+        expect(canonicalJson(sortedCopy(value))).toBe(reference(value));
+      }),
+      { numRuns: 500 },
+    );
+    // Integer-like keys: property order puts 9 before 10, string order does not.
+    expect(canonicalJson({ 9: 'a', 10: 'b' })).toBe('{"10":"b","9":"a"}');
+    expect(canonicalJson({ when: new Date(0) })).toBe('{"when":{}}');
   });
 
   it('lets a retry whose client re-serialised the payload replay', async () => {
