@@ -85,11 +85,23 @@ function cases(framework: Framework, directory: string): Case[] {
     store,
     ...extra,
   });
+  // What a fixed cost per request does to req/s here, for reading the ratios: no layer, the bare
+  // handler plus a busy wait.
+  const calibration = (micros: number): Case => ({
+    config: { framework, guard: 'none', workMicros: micros },
+    label: `calibration: no layer, handler +${micros} µs of busy work`,
+  });
   if (framework === 'hono') {
-    return [{ config: oncely('memory'), label: 'oncely, memory store', target: true }];
+    return [
+      { config: oncely('memory'), label: 'oncely, memory store', target: true },
+      calibration(5),
+      calibration(10),
+    ];
   }
   const list: Case[] = [
     { config: oncely('memory'), label: 'oncely, memory store', target: true },
+    calibration(10),
+    calibration(20),
     {
       config: oncely('sqlite', { target: join(directory, 'full.sqlite') }),
       label: 'oncely, sqlite store (a temp file, `synchronous: full`)',
@@ -301,6 +313,7 @@ function report(rows: Row[], failures: Failure[], loadBefore: number): string {
     `- **CPU columns**: the server process's CPU time (user + system) per request answered; "vs bare by CPU" is bare's over the case's. On an idle machine it is the same ratio as req/s; on a busy one it is the steadier figure, and it is free of the load generator's limit (autocannon setting a key per request costs about as much CPU per request as a bare server, so on 2 cores it can cap the bare req/s).`,
     '- **Peers**: `@node-idempotency/core` runs behind Express glue written for this benchmark (its Express plugin is not published), on a Map storage like its memory adapter; `express-idempotency` as published, with the handler checking `isHit` as its README says (it calls the handler on replays too).',
     `- **Machine**: load average ${loadBefore.toFixed(1)} on ${availableParallelism()} cores when the section started; other work on the machine moves req/s, compare the ratios. In the bare runs autocannon used ${Math.round(median(generatorCpu.length > 0 ? generatorCpu : [0]))} µs of CPU per request (median) against the bare servers' ${bareCpuRange(rows)}.`,
+    `- **Calibration**: the bare server again, its handler made slower by a fixed busy wait, measured like the other cases. On 2 cores shared with the load generator a few µs cost far more than their share of a bare request's CPU (the load generator waits, and every socket write then wakes it): read the helper's ratios against these.`,
     `- **Profiles**: \`BENCH_PROFILE=<dir> npm run bench -- server\` writes one per case and key mode; \`node bench/support/server-profile.ts <file> 25 <requests>\` prints the hot spots.`,
     '',
     table(

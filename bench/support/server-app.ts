@@ -26,6 +26,14 @@ let charges = 0;
 let store: BenchStore | undefined;
 if (config.guard === 'oncely') store = await benchStore(config);
 const scope = () => 'bench';
+const workMs = (config.workMicros ?? 0) / 1000;
+
+/** The calibration cases' fixed extra cost: a busy wait, as synchronous work in a handler is. */
+function work(): void {
+  if (workMs === 0) return;
+  const end = performance.now() + workMs;
+  while (performance.now() < end);
+}
 
 const server = config.framework === 'express' ? await expressServer() : await honoServer();
 server.keepAliveTimeout = 60_000;
@@ -43,6 +51,7 @@ async function expressServer(): Promise<Server> {
     // express-idempotency calls the handler on a replay too; its README has the handler check.
     if (config.guard === 'express-idempotency' && getSharedIdempotencyService().isHit(req)) return;
     const { amount } = req.body as { amount: number };
+    work();
     res.status(201).json({ id: `ch_${++charges}`, amount });
   };
   if (config.guard === 'none') app.post(ROUTE, handler);
@@ -62,6 +71,7 @@ async function honoServer(): Promise<Server> {
   const app = new Hono();
   const handler = async (c: Context) => {
     const { amount } = await c.req.json<{ amount: number }>();
+    work();
     return c.json({ id: `ch_${++charges}`, amount }, 201);
   };
   if (config.guard === 'none') app.post(ROUTE, handler);

@@ -11,6 +11,11 @@ export interface ServerConfig {
   maxRecords?: number;
   /** SQLite's `synchronous` setting (the store's default is `full`). */
   synchronous?: 'full' | 'normal';
+  /**
+   * Microseconds of busy work the handler does on top of its own, for the calibration cases:
+   * what a fixed cost per request does to req/s on this machine.
+   */
+  workMicros?: number;
 }
 
 /** The route every benchmark server answers, and the body every request sends. */
