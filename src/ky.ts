@@ -14,7 +14,7 @@ import {
   type Options,
   type ShouldRetryState,
 } from 'ky';
-import { chooseKey, readKey } from './client/choose-key.ts';
+import { chooseKey, keyGenerator, readKey } from './client/choose-key.ts';
 import { RetryAfterTooLongError } from './client/errors/retry-after-too-long-error.ts';
 import { RetryLimitError } from './client/errors/retry-limit-error.ts';
 import type { ClientHooks } from './client/events.ts';
@@ -36,8 +36,12 @@ export interface IdempotencyOptions {
   retry?: RetryInput;
   /** @default 'token' */
   keyFormat?: KeyFormat;
-  /** @default 'v4' */
-  keyVersion?: 'v4' | 'v7';
+  /**
+   * How a key is made when the call does not give one; validated as a given key is.
+   * @default newKey (a v4 UUID from the CSPRNG)
+   * @example `generateKey: () => newKey({ version: 'v7' })`
+   */
+  generateKey?: () => string;
   /** @default a new RetryBudget() shared by every call made with these options */
   budget?: RetryBudget | RetryBudgetOptions | false;
   /**
@@ -102,13 +106,13 @@ export function idempotency(options: IdempotencyOptions = {}): Options {
         ? options.budget
         : new RetryBudget(options.budget);
   const { hooks } = options;
+  const generateKey = keyGenerator(options.generateKey);
   // Retry decisions cannot see ky's per-call context: they hand data to beforeRetry by error.
   const decided = new WeakMap<Error, { cost: number; at: number }>();
 
   const attachKey: BeforeRequestHook = ({ request, options: kyOptions }) => {
     const context = kyOptions.context as IdempotencyContext & { [STATE]?: CallState };
-    const version = options.keyVersion ?? 'v4';
-    const key = chooseKey(context.idempotencyKey, request.headers, request.method, version);
+    const key = chooseKey(context.idempotencyKey, request.headers, request.method, generateKey);
     if (key !== undefined) request.headers.set(KEY_HEADER, formatKeyHeader(key, options.keyFormat));
     context[STATE] = { key, lastCost: 0 };
     hooks?.attempt?.({ key, attempt: 1, request });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RetryAfterTooLongError } from '../src/client/errors/retry-after-too-long-error.ts';
 import type { ReplayEvent, RetryEvent } from '../src/client/events.ts';
 import { isOncelyError } from '../src/errors/oncely-error.ts';
+import { newKey } from '../src/key/new-key.ts';
 import { type IdempotencyOptions, idempotency, isReplayed } from '../src/ky.ts';
 import { RetryBudget } from '../src/retry/budget.ts';
 import { idempotentServer } from './client/support/idempotent-server.ts';
@@ -60,6 +61,22 @@ describe('oncely/ky', () => {
     await extended.patch('c');
     expect(seen[0]?.key).toBeTruthy();
     expect(seen[0]?.key).not.toBe(seen[1]?.key);
+  });
+
+  it('makes generated keys with generateKey, once per ky call, and refuses an invalid one', async () => {
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/c`, sequence(seen, [503, 'network'])));
+    let made = 0;
+    await api({ generateKey: () => `ky-${++made}` }).post('c');
+    await api({ generateKey: () => newKey({ version: 'v7' }) }).post('c');
+    expect(seen.slice(0, 3).map((s) => s.key)).toEqual(['ky-1', 'ky-1', 'ky-1']);
+    expect(made).toBe(1);
+    expect(seen[3]?.key).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+    const error = await api({ generateKey: () => 'bad key' })
+      .post('c')
+      .catch((e: unknown) => e);
+    expect(isOncelyError(error, 'INVALID_KEY')).toBe(true);
+    expect(seen).toHaveLength(4);
   });
 
   it('takes a key from context, or from the header, and refuses an invalid one before sending', async () => {

@@ -1,5 +1,5 @@
 import { InvalidKeyError } from '../key/invalid-key-error.ts';
-import { newKey } from '../key/new-key.ts';
+import { randomV4Key } from '../key/random-v4.ts';
 import { assertValidKey } from '../key/validate.ts';
 import { KEY_HEADER, parseKeyHeader } from '../protocol.ts';
 import { KEYED_METHODS } from '../retry/policy.ts';
@@ -15,7 +15,7 @@ export function chooseKey(
   option: string | boolean | undefined,
   headers: Headers | undefined,
   method: string,
-  version: 'v4' | 'v7',
+  generateKey: () => string,
 ): string | undefined {
   if (typeof option === 'string') return assertValidKey(option);
   if (option === false) {
@@ -28,8 +28,17 @@ export function chooseKey(
     if (!parsed.ok) throw new InvalidKeyError(header, parsed.reason);
     return assertValidKey(parsed.key);
   }
-  if (option === true || KEYED.has(method)) return newKey({ version });
+  if (option === true || KEYED.has(method)) return generateKey();
   return undefined;
+}
+
+/**
+ * The `generateKey` option as called: a custom generator's keys are validated as a given key is,
+ * so a bad one throws `InvalidKeyError` before anything is sent or journaled. The default is not
+ * checked again: a v4 UUID is always valid, and this runs on every keyed call.
+ */
+export function keyGenerator(custom: (() => string) | undefined): () => string {
+  return custom === undefined ? randomV4Key : () => assertValidKey(custom());
 }
 
 /** The key a request carries, or undefined. */

@@ -1,6 +1,7 @@
 import { RetryBudget } from '../retry/budget.ts';
 import { DEFAULT_POLICY, resolvePolicy } from '../retry/policy.ts';
 import { runAttempts } from './attempt-loop.ts';
+import { keyGenerator } from './choose-key.ts';
 import { RetryAfterTooLongError } from './errors/retry-after-too-long-error.ts';
 import { createOperations, type Operations } from './operations/create-operations.ts';
 import type { ClientOptions, RequestOptions } from './options.ts';
@@ -46,7 +47,7 @@ export function createClient(options: ClientOptions = {}): Client {
     baseUrl: options.baseUrl,
     headers: typeof options.headers === 'function' ? undefined : options.headers,
     keyFormat: options.keyFormat ?? 'token',
-    keyVersion: options.keyVersion ?? 'v4',
+    generateKey: keyGenerator(options.generateKey),
   };
   const timeout = options.timeout ?? 10_000;
   const totalTimeout = options.totalTimeout ?? 30_000;

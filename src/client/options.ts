@@ -38,10 +38,14 @@ export interface ClientOptions extends OperationsOptions {
    */
   keyFormat?: KeyFormat;
   /**
-   * UUID version of generated keys.
-   * @default 'v4'
+   * How a key is made when the call does not give one: POST and PATCH, `idempotencyKey: true`, and
+   * operations without a `key` builder. Called once per logical call, never per attempt; what it
+   * returns is validated as a given key is (`InvalidKeyError` before anything is sent).
+   * @default newKey (a v4 UUID from the CSPRNG)
+   * @example `generateKey: () => newKey({ version: 'v7' })` for keys that sort by creation time
+   * @example `generateKey: () => 'web-' + newKey()` to tell this client's keys apart in server logs
    */
-  keyVersion?: 'v4' | 'v7';
+  generateKey?: () => string;
   /**
    * The retry budget shared by every call of this client: a `RetryBudget` (to share it between
    * clients), its options, or `false` for none.

@@ -8,7 +8,8 @@ export interface RequestDefaults {
   readonly baseUrl: string | URL | undefined;
   readonly headers: HeadersInit | undefined;
   readonly keyFormat: KeyFormat;
-  readonly keyVersion: 'v4' | 'v7';
+  /** Makes a key when the call gives none; validates what a custom generator returns. */
+  readonly generateKey: () => string;
 }
 
 /** A call ready to send: its key, and a factory of identical requests. */
@@ -66,7 +67,7 @@ export function prepareRequest(
     else if (!merged.has('content-type')) merged.set('content-type', 'application/json');
   }
 
-  const key = chooseKey(idempotencyKey, merged, method, defaults.keyVersion);
+  const key = chooseKey(idempotencyKey, merged, method, defaults.generateKey);
   if (key !== undefined) {
     const value = formatKeyHeader(key, defaults.keyFormat);
     if (merged) merged.set(KEY_HEADER, value);

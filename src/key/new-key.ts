@@ -1,5 +1,5 @@
 import { v7 } from 'uuid';
-import { randomV4 } from './random-v4.ts';
+import { randomV4Key } from './random-v4.ts';
 
 /** Options of {@link newKey}. */
 export interface NewKeyOptions {
@@ -19,11 +19,10 @@ export interface NewKeyOptions {
  * ```ts
  * const key = newKey();                    // '0b5c0d3e-…'
  * const sortable = newKey({ version: 'v7' });
+ * const api = createClient({ generateKey: () => newKey({ version: 'v7' }) }); // v7 for every call
  * ```
  */
 export function newKey(options?: NewKeyOptions): string {
   if (options?.version === 'v7') return v7();
-  // crypto.randomUUID is v4 from the CSPRNG and several times faster than building one in JS.
-  if (typeof globalThis.crypto?.randomUUID === 'function') return globalThis.crypto.randomUUID();
-  return randomV4();
+  return randomV4Key();
 }

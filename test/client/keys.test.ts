@@ -2,7 +2,10 @@ import { HttpResponse, http } from 'msw';
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../../src/client/create-client.ts';
 import { isOncelyError } from '../../src/errors/oncely-error.ts';
+import type { JournalEntry } from '../../src/journal/journal.ts';
+import { memoryJournal } from '../../src/journal/memory.ts';
 import { InvalidKeyError } from '../../src/key/invalid-key-error.ts';
+import { newKey } from '../../src/key/new-key.ts';
 import { BASE, record, type Seen, testClient, useServer } from './support/msw.ts';
 
 const server = useServer();
@@ -49,11 +52,51 @@ describe('keys', () => {
     expect(seen.map((s) => s.key)).toEqual(['order-42', '"order-42"']);
   });
 
-  it('draws v7 keys when asked', async () => {
+  it('draws v7 keys through generateKey', async () => {
     const seen: Seen[] = [];
     server.use(http.post(`${BASE}/things`, flaky(seen, 0)));
-    await testClient({ keyVersion: 'v7' }).post('/things');
+    await testClient({ generateKey: () => newKey({ version: 'v7' }) }).post('/things');
     expect(seen[0]?.key).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+  });
+
+  it('makes generated keys with generateKey, once per call: every attempt carries it', async () => {
+    const seen: Seen[] = [];
+    server.use(http.all(`${BASE}/things`, flaky(seen, 2)));
+    let made = 0;
+    const client = testClient({ generateKey: () => `web-${++made}` });
+    await client.post('/things');
+    seen.length = 0;
+    await client.get('/things', { idempotencyKey: true });
+    seen.length = 0;
+    await client.patch('/things');
+    expect(seen.map((s) => s.key)).toEqual(['web-3', 'web-3', 'web-3']);
+    expect(made).toBe(3);
+  });
+
+  it('leaves generateKey alone when the call gives a key, has one in its headers, or needs none', async () => {
+    const seen: Seen[] = [];
+    server.use(http.all(`${BASE}/things`, flaky(seen, 0)));
+    let made = 0;
+    const client = testClient({ generateKey: () => `web-${++made}` });
+    await client.post('/things', { idempotencyKey: 'given' });
+    await client.post('/things', { headers: { 'Idempotency-Key': 'in-header' } });
+    await client.post('/things', { idempotencyKey: false });
+    await client.get('/things');
+    expect(seen.map((s) => s.key)).toEqual(['given', 'in-header', null, null]);
+    expect(made).toBe(0);
+  });
+
+  it('refuses an invalid generated key with InvalidKeyError before anything is sent', async () => {
+    const seen: Seen[] = [];
+    server.use(http.all(`${BASE}/things`, flaky(seen, 0)));
+    for (const bad of ['', 'has space', 'é', 'x'.repeat(256), 42]) {
+      const error = await testClient({ generateKey: () => bad as string })
+        .post('/things')
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidKeyError);
+      expect(error).toMatchObject({ code: 'INVALID_KEY', key: bad });
+    }
+    expect(seen).toHaveLength(0);
   });
 
   it('uses a key already in the headers', async () => {
@@ -109,6 +152,50 @@ describe('keys', () => {
     server.use(http.get(`${BASE}/things`, flaky(seen, 0)));
     await testClient().get('/things', { idempotencyKey: true });
     expect(seen[0]?.key).toMatch(UUID);
+  });
+});
+
+describe('operation keys', () => {
+  function charges(seen: Seen[]) {
+    server.use(http.post(`${BASE}/charges`, flaky(seen, 1)));
+    const journal = memoryJournal();
+    const written: JournalEntry[] = [];
+    const put = journal.put.bind(journal);
+    journal.put = (entry) => {
+      written.push(structuredClone(entry));
+      return put(entry);
+    };
+    return { journal, written };
+  }
+
+  it('gives an operation without a key builder a key from generateKey', async () => {
+    const seen: Seen[] = [];
+    const { journal, written } = charges(seen);
+    let made = 0;
+    const client = testClient({ journal, generateKey: () => `op-${++made}` });
+    const charge = client.operation('charge', {
+      request: () => ({ url: '/charges', method: 'POST', json: { amount: 5 } }),
+    });
+    await charge.run(undefined);
+    await charge.run(undefined);
+    // The first run's first attempt fails (503): its retry carries the same key.
+    expect(seen.map((s) => s.key)).toEqual(['op-1', 'op-1', 'op-2']);
+    expect(written.map((e) => e.key)).toEqual(['op-1', 'op-2']);
+  });
+
+  it('refuses an invalid generated key before anything is journaled or sent', async () => {
+    const seen: Seen[] = [];
+    const { journal, written } = charges(seen);
+    const client = testClient({ journal, generateKey: () => 'has space' });
+    const charge = client.operation('charge', {
+      request: () => ({ url: '/charges', method: 'POST', json: { amount: 5 } }),
+    });
+    for (const durable of [true, false]) {
+      const error = await charge.run(undefined, { durable }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidKeyError);
+    }
+    expect(written).toEqual([]);
+    expect(seen).toEqual([]);
   });
 });
 

@@ -16,5 +16,6 @@ export interface SendContext {
   readonly baseUrl: string | URL | undefined;
   readonly headers: HeadersSource | undefined;
   readonly keyFormat: KeyFormat;
-  readonly keyVersion: 'v4' | 'v7';
+  /** The client's key generator, validating included: used when a definition has no `key`. */
+  readonly generateKey: () => string;
 }

@@ -137,7 +137,7 @@ export function createOperations(context: SendContext, options: OperationsOption
     const description = await definition.request(input);
     const key = definition.key
       ? assertValidKey(await definition.key(input))
-      : newKey({ version: context.keyVersion });
+      : context.generateKey();
     if ((runOptions.durable ?? definition.durable) === false) {
       return runUndurable(name, definition, description, input, key, runOptions.signal);
     }

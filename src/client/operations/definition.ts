@@ -43,7 +43,7 @@ export interface OperationDefinition<Input = unknown> {
   /**
    * The consumer's key for this use case (it may use `keyFrom` and `window`). Checked as any key
    * is, before anything is written or sent.
-   * @default a new random key per run (`newKey()`)
+   * @default a new key per run from the client's `generateKey` (a v4 UUID unless you set one)
    */
   key?(input: Input): string | Promise<string>;
   /**
