@@ -155,7 +155,7 @@ describe('keys', () => {
   });
 });
 
-describe('operation keys', () => {
+describe('operation keys and journal ids', () => {
   function charges(seen: Seen[]) {
     server.use(http.post(`${BASE}/charges`, flaky(seen, 1)));
     const journal = memoryJournal();
@@ -168,7 +168,7 @@ describe('operation keys', () => {
     return { journal, written };
   }
 
-  it('gives an operation without a key builder a key from generateKey', async () => {
+  it('gives an operation without a key builder a key from generateKey, and a v4 id', async () => {
     const seen: Seen[] = [];
     const { journal, written } = charges(seen);
     let made = 0;
@@ -181,6 +181,21 @@ describe('operation keys', () => {
     // The first run's first attempt fails (503): its retry carries the same key.
     expect(seen.map((s) => s.key)).toEqual(['op-1', 'op-1', 'op-2']);
     expect(written.map((e) => e.key)).toEqual(['op-1', 'op-2']);
+    for (const entry of written) expect(entry.id).toMatch(UUID);
+    expect(written[0]?.id).not.toBe(written[1]?.id);
+  });
+
+  it('draws v4 journal ids with the default generator too, apart from the key', async () => {
+    const seen: Seen[] = [];
+    const { journal, written } = charges(seen);
+    const charge = testClient({ journal }).operation('charge', {
+      request: () => ({ url: '/charges', method: 'POST', json: { amount: 5 } }),
+    });
+    await charge.run(undefined);
+    const [entry] = written;
+    expect(entry?.id).toMatch(UUID);
+    expect(entry?.key).toMatch(UUID);
+    expect(entry?.id).not.toBe(entry?.key);
   });
 
   it('refuses an invalid generated key before anything is journaled or sent', async () => {

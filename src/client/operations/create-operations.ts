@@ -11,7 +11,7 @@ import {
 import { JournalError } from '../../journal/journal-error.ts';
 import { memoryJournal } from '../../journal/memory.ts';
 import { deserializeRequest, serializeRequest } from '../../journal/serialize.ts';
-import { newKey } from '../../key/new-key.ts';
+import { randomV4Key } from '../../key/random-v4.ts';
 import { assertValidKey } from '../../key/validate.ts';
 import { backgroundDelay } from './background-delay.ts';
 import type { SendContext } from './context.ts';
@@ -146,7 +146,8 @@ export function createOperations(context: SendContext, options: OperationsOption
     const now = Date.now();
     const entry: JournalEntry = {
       version: JOURNAL_FORMAT_VERSION,
-      id: newKey({ version: 'v7' }),
+      // Random, not time-ordered: journals list by createdAt, and a v7 would cost the bundle uuid.
+      id: randomV4Key(),
       name,
       key,
       request,
