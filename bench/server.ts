@@ -40,6 +40,8 @@ interface Case {
   label: string;
   /** Whether the target applies to it (oncely with the memory store). */
   target?: boolean;
+  /** Key modes to run; both by default. */
+  modes?: readonly KeyMode[];
 }
 
 interface Row {
@@ -90,6 +92,8 @@ function cases(framework: Framework, directory: string): Case[] {
   const calibration = (micros: number): Case => ({
     config: { framework, guard: 'none', workMicros: micros },
     label: `calibration: no layer, handler +${micros} µs of busy work`,
+    // Without a layer there is nothing to replay: every request runs the handler.
+    modes: ['new'],
   });
   if (framework === 'hono') {
     return [
@@ -183,7 +187,7 @@ async function measure(framework: Framework, item: Case, bare: ServerProcess): P
   const server = await startServer(item.config);
   const rows: Row[] = [];
   try {
-    for (const mode of MODES) {
+    for (const mode of item.modes ?? MODES) {
       const key = `bench-replay-${Date.now()}`;
       // Every replay must be the first response, byte for byte: autocannon counts the others.
       const stored = mode === 'replay' ? await prime(server.url, key) : undefined;
