@@ -101,5 +101,7 @@ function requestSettings(request: Request): RequestInit {
 function resolveUrl(input: string | URL, baseUrl: string | URL | undefined): string {
   if (input instanceof URL && baseUrl === undefined) return input.href;
   const base = baseUrl ?? (globalThis as { location?: { href: string } }).location?.href;
+  // An absolute URL needs only checking: fetch parses it again anyway (canParse builds no URL).
+  if (base === undefined && typeof input === 'string' && URL.canParse(input)) return input;
   return (base === undefined ? new URL(input) : new URL(input, base)).href;
 }
