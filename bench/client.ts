@@ -13,10 +13,11 @@ import { barChart } from './support/chart.ts';
 import { startChildServer } from './support/child-server.ts';
 import { median, type Rate, table, throughput } from './support/measure.ts';
 
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5_000);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 // Short rounds, so that each per-round ratio compares cases measured within a second or so of
-// each other: on a shared machine, load comes in bursts.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+// each other: on a shared machine, load comes in bursts. Many of them: on a 2-core VM one round's
+// ratio swings by 10-20 %, and the median of 20 still moved by 0.05x between runs.
+const ROUNDS = Number(process.env.BENCH_CLIENT_ROUNDS ?? 80);
 const PER_ROUND = Math.ceil(REQUESTS / ROUNDS);
 const WARMUP = 300;
 const CONCURRENCY = [1, 32] as const;
