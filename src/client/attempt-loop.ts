@@ -62,12 +62,46 @@ export type AttemptOutcome =
  * backoff wait. It never throws for a failed request: the durable-operations layer reads
  * `retryable` and `retryAfter` to reschedule. It rejects only with the signal's abort reason.
  */
-export async function runAttempts(plan: AttemptPlan): Promise<AttemptOutcome> {
+export function runAttempts(plan: AttemptPlan): Promise<AttemptOutcome> {
   const deadline =
     plan.totalTimeout === false ? Number.POSITIVE_INFINITY : performance.now() + plan.totalTimeout;
   const records: AttemptRecord[] = [];
-  const first = await tryAttempt(plan, 1, deadline, records);
-  if (!(first instanceof AttemptFailure)) return succeed(plan, first, 1, records, 0);
+  // The first attempt without an async frame of its own around the send: each frame suspended
+  // while a request is in flight costs GC work, which showed at 32 concurrent calls (issue 2).
+  let sent: Promise<Response>;
+  try {
+    sent = sendAttempt(plan.fetch, firstRequest(plan), limitsOf(plan, deadline));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return sent.then(
+    (response) =>
+      response.ok
+        ? succeed(plan, response, 1, records, 0)
+        : afterFirst(plan, deadline, records, failureOf(plan, 1, response, records)),
+    (error: unknown) => afterFirst(plan, deadline, records, failureFrom(1, error, records)),
+  );
+}
+
+function firstRequest(plan: AttemptPlan): Request | RequestParts {
+  const request = plan.createRequest(1);
+  if (plan.hooks?.attempt)
+    plan.hooks.attempt({ key: plan.key, attempt: 1, request: toRequest(request) });
+  return request;
+}
+
+function limitsOf(plan: AttemptPlan, deadline: number) {
+  return { timeout: plan.timeout, deadline, totalTimeout: plan.totalTimeout, signal: plan.signal };
+}
+
+/** The rest of a call whose first attempt failed: give up, or let p-retry run the retries. */
+async function afterFirst(
+  plan: AttemptPlan,
+  deadline: number,
+  records: AttemptRecord[],
+  failing: Promise<AttemptFailure> | AttemptFailure,
+): Promise<AttemptOutcome> {
+  const first = await failing;
   if (!first.retryable || !mayRetry(plan.policy, plan.method, plan.key !== undefined)) {
     return fail(plan, first, first.error, records);
   }
@@ -166,28 +200,44 @@ async function tryAttempt(
   const request = plan.createRequest(attempt);
   if (plan.hooks?.attempt)
     plan.hooks.attempt({ key: plan.key, attempt, request: toRequest(request) });
-  let failure: AttemptFailure;
+  let response: Response;
   try {
-    const response = await sendAttempt(plan.fetch, request, {
-      timeout: plan.timeout,
-      deadline,
-      totalTimeout: plan.totalTimeout,
-      signal: plan.signal,
-    });
-    if (response.ok) return response;
-    failure = await classifyResponse(response, attempt, plan.key, plan.policy);
+    response = await sendAttempt(plan.fetch, request, limitsOf(plan, deadline));
   } catch (error) {
-    if (error instanceof TimeoutError) {
-      // A timeout of the whole call is final; one attempt's timeout is retried like a network error.
-      failure = new AttemptFailure(attempt, 'timeout', error.scope === 'attempt', error);
-    } else if (error instanceof NetworkError) {
-      failure = new AttemptFailure(attempt, 'network', true, error);
-    } else {
-      throw error; // the caller's abort reason
-    }
+    return failureFrom(attempt, error, records);
   }
+  if (response.ok) return response;
+  return failureOf(plan, attempt, response, records);
+}
+
+/** A response that is not 2xx, classified and recorded. */
+async function failureOf(
+  plan: AttemptPlan,
+  attempt: number,
+  response: Response,
+  records: AttemptRecord[],
+): Promise<AttemptFailure> {
+  return record(records, await classifyResponse(response, attempt, plan.key, plan.policy));
+}
+
+/** An attempt that got no response, recorded; the caller's abort reason is thrown on. */
+function failureFrom(attempt: number, error: unknown, records: AttemptRecord[]): AttemptFailure {
+  if (error instanceof TimeoutError) {
+    // A timeout of the whole call is final; one attempt's timeout is retried like a network error.
+    return record(
+      records,
+      new AttemptFailure(attempt, 'timeout', error.scope === 'attempt', error),
+    );
+  }
+  if (error instanceof NetworkError) {
+    return record(records, new AttemptFailure(attempt, 'network', true, error));
+  }
+  throw error; // the caller's abort reason
+}
+
+function record(records: AttemptRecord[], failure: AttemptFailure): AttemptFailure {
   records.push({
-    attempt,
+    attempt: failure.attempt,
     reason: failure.reason,
     status: failure.response?.status,
     error: failure.error,
