@@ -5,7 +5,7 @@ import { keyGenerator } from './choose-key.ts';
 import { RetryAfterTooLongError } from './errors/retry-after-too-long-error.ts';
 import { createOperations, type Operations } from './operations/create-operations.ts';
 import type { ClientOptions, RequestOptions } from './options.ts';
-import { prepareRequest, type RequestDefaults } from './prepare-request.ts';
+import { type PreparedRequest, prepareRequest, type RequestDefaults } from './prepare-request.ts';
 import type { FetchFunction } from './transport.ts';
 
 /** Options of the method shortcuts: everything but the method. */
@@ -53,15 +53,32 @@ export function createClient(options: ClientOptions = {}): Client {
   const totalTimeout = options.totalTimeout ?? 30_000;
   const throwHttpErrors = options.throwHttpErrors ?? true;
 
-  async function send(input: string | URL | Request, init: RequestOptions = {}) {
-    const callDefaults =
-      typeof options.headers === 'function'
-        ? { ...defaults, headers: await options.headers() }
-        : defaults;
-    // prepareRequest is synchronous unless a body must be buffered: no await on the hot path.
-    const preparing = prepareRequest(input, init, callDefaults);
-    const prepared = preparing instanceof Promise ? await preparing : preparing;
-    const outcome = await runAttempts({
+  function send(input: string | URL | Request, init: RequestOptions = {}): Promise<Response> {
+    // Not an async function: a call in flight then holds no suspended frame here (see
+    // runAttempts), and the common call (static headers, a body at hand) is prepared at once.
+    try {
+      if (typeof options.headers === 'function') {
+        const headers = options.headers;
+        return Promise.resolve(headers()).then((resolved) =>
+          whenPrepared(prepareRequest(input, init, { ...defaults, headers: resolved }), init),
+        );
+      }
+      return whenPrepared(prepareRequest(input, init, defaults), init);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  function whenPrepared(
+    preparing: PreparedRequest | Promise<PreparedRequest>,
+    init: RequestOptions,
+  ): Promise<Response> {
+    if (preparing instanceof Promise) return preparing.then((ready) => dispatch(ready, init));
+    return dispatch(preparing, init);
+  }
+
+  function dispatch(prepared: PreparedRequest, init: RequestOptions): Promise<Response> {
+    return runAttempts({
       key: prepared.key,
       method: prepared.method,
       createRequest: prepared.createRequest,
@@ -72,14 +89,15 @@ export function createClient(options: ClientOptions = {}): Client {
       signal: prepared.signal,
       budget,
       hooks: options.hooks,
+    }).then((outcome) => {
+      if (outcome.ok) return outcome.response;
+      const returnResponse =
+        !(init.throwHttpErrors ?? throwHttpErrors) &&
+        outcome.response !== undefined &&
+        !(outcome.error instanceof RetryAfterTooLongError);
+      if (returnResponse && outcome.response) return outcome.response;
+      throw outcome.error;
     });
-    if (outcome.ok) return outcome.response;
-    const returnResponse =
-      !(init.throwHttpErrors ?? throwHttpErrors) &&
-      outcome.response !== undefined &&
-      !(outcome.error instanceof RetryAfterTooLongError);
-    if (returnResponse && outcome.response) return outcome.response;
-    throw outcome.error;
   }
 
   const shortcut = (method: string) => (url: string | URL, init?: MethodOptions) =>
