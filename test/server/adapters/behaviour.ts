@@ -93,7 +93,11 @@ async function start(makeServer: MakeServer): Promise<Harness> {
       onEvent: (event) => events.push(event),
       logger: { warn: () => {} },
     },
-    scope: (apiKey) => `tenant:${apiKey ?? 'none'}`,
+    scope: (apiKey) => {
+      // A scope lookup that fails (an auth service down): the adapter must not claim the key.
+      if (apiKey === 'scope-fails') throw new Error('scope lookup failed');
+      return `tenant:${apiKey ?? 'none'}`;
+    },
     async handle({ method, header, body }) {
       runs++;
       const run = runs;
@@ -418,6 +422,17 @@ export function testAdapter(name: string, makeServer: MakeServer): void {
       expect(await againA.text()).toBe(a);
       expect(await againB.text()).toBe(b);
       expect(t.runs).toBe(2);
+    });
+
+    it('answers an error without running or claiming when the scope function throws', async () => {
+      const t = await start(makeServer);
+      const failed = await t.send('scoped', { apiKey: 'scope-fails' });
+      expect(failed.status).toBeGreaterThanOrEqual(500);
+      await failed.text();
+      expect(t.runs).toBe(0);
+      // Nothing was claimed under any scope: the same key runs once the scope resolves.
+      expect((await t.send('scoped', { apiKey: 'A' })).status).toBe(201);
+      expect(t.runs).toBe(1);
     });
 
     it('sends a response over maxBodyBytes whole but does not store it', async () => {
