@@ -49,32 +49,26 @@ export async function sendAttempt(
   const total = limits.totalTimeout === false ? 0 : limits.totalTimeout;
   if (limit <= 0) throw new TimeoutError(total, 'total');
 
-  // No limit and no caller's signal: fetch gets no signal at all. Passing one costs Node's fetch
-  // (undici) a listener, a WeakRef and a finalizer per request: about 0.05x of a small POST.
-  if (limit === Number.POSITIVE_INFINITY && signal === undefined) {
-    try {
-      return await fetchFunction(
-        request instanceof Request ? request : request.url,
-        request instanceof Request ? undefined : request.init,
-      );
-    } catch (error) {
-      throw new NetworkError(error);
-    }
-  }
-  // One controller and one timer per attempt, cleared on the response: cheaper than
-  // AbortSignal.timeout, whose timer lives on until it fires.
-  const controller = new AbortController();
+  // One controller and one timer per attempt, cleared on the response (cheaper than
+  // AbortSignal.timeout, whose timer lives on until it fires). Without a limit, fetch gets the
+  // caller's signal or none: passing one costs Node's fetch (undici) a listener, a WeakRef and a
+  // finalizer per request.
   let timedOut = false;
-  const timer = Number.isFinite(limit)
-    ? setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-      }, limit)
-    : undefined;
-  const fetchSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let fetchSignal = signal;
+  if (Number.isFinite(limit)) {
+    const controller = new AbortController();
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, limit);
+    fetchSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+  }
   try {
-    if (request instanceof Request) return await fetchFunction(request, { signal: fetchSignal });
-    request.init.signal = fetchSignal;
+    if (request instanceof Request) {
+      return await fetchFunction(request, fetchSignal && { signal: fetchSignal });
+    }
+    if (fetchSignal) request.init.signal = fetchSignal;
     return await fetchFunction(request.url, request.init);
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
