@@ -122,12 +122,14 @@ export class Engine<Req = Request> {
     const scope = this.#scope === undefined ? GLOBAL_SCOPE : this.#scope(input.request);
     const body = typeof input.body === 'function' ? input.body() : input.body;
     // Each await of a plain value would still cost a microtask turn: only promises are awaited.
-    if (typeof scope !== 'string' || isPromise(body)) {
-      return Promise.all([scope, body]).then(([scope, body]) =>
-        this.#claim(input, method, key, scope, body),
-      );
+    if (typeof scope === 'string') {
+      if (!isPromise(body)) return this.#claim(input, method, key, scope, body);
+      // A body still being read (the Hono and node:http adapters): one continuation.
+      return body.then((read) => this.#claim(input, method, key, scope, read));
     }
-    return this.#claim(input, method, key, scope, body);
+    return Promise.all([scope, body]).then(([scope, body]) =>
+      this.#claim(input, method, key, scope, body),
+    );
   }
 
   #claim(
