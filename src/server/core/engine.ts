@@ -1,6 +1,7 @@
 import { keyProblem } from '../../key/validate.ts';
 import { parseKeyHeader } from '../../protocol.ts';
 import {
+  type CompletedRecord,
   type InFlightRecord,
   type MaybePromise,
   RECORD_STATE,
@@ -192,16 +193,9 @@ export class Engine<Req = Request> {
     record: InFlightRecord,
     existing: StoreRecord | undefined,
   ): Decision | Promise<Decision> {
-    const runtime = this.#runtime;
-    if (existing === undefined) {
-      if (runtime.observed) runtime.emit({ type: 'claim', key, scope });
-      return this.#proceed(id, key, scope, record, print);
-    }
+    if (existing === undefined) return this.#won(id, key, scope, record, print);
     if (existing.state === RECORD_STATE.completed && existing.fingerprint === print) {
-      if (runtime.observed) {
-        runtime.emit({ type: 'replay', key, scope, status: existing.response.status });
-      }
-      return { kind: 'respond', response: runtime.replay(existing.response), replayed: true };
+      return this.#replay(key, scope, existing);
     }
     return this.#acquire(id, key, scope, print, existing);
   }
@@ -231,19 +225,11 @@ export class Engine<Req = Request> {
         } catch (error) {
           return respond(await runtime.storeDown(key, scope, 'claim', error));
         }
-        if (existing === undefined) {
-          if (runtime.observed) runtime.emit({ type: 'claim', key, scope });
-          return this.#proceed(id, key, scope, record, print);
-        }
+        if (existing === undefined) return this.#won(id, key, scope, record, print);
       }
       const verdict = runtime.judge(existing, print, settings.now());
       if (verdict === 'mismatch') return respond(await runtime.mismatch(key, scope));
-      if (existing.state === RECORD_STATE.completed) {
-        if (runtime.observed) {
-          runtime.emit({ type: 'replay', key, scope, status: existing.response.status });
-        }
-        return { kind: 'respond', response: runtime.replay(existing.response), replayed: true };
-      }
+      if (existing.state === RECORD_STATE.completed) return this.#replay(key, scope, existing);
       if (verdict === 'lapsed' && takeovers++ < 3) {
         // The holder's lease ran out (its process likely died): take the key over, compare-and-set
         // on the owner and lease we read, so two retries cannot both win.
@@ -272,6 +258,22 @@ export class Engine<Req = Request> {
       }
       return respond(await runtime.conflict(key, scope, existing.leaseUntil));
     }
+  }
+
+  /** This request's claim created the record: it holds the key. */
+  #won(id: string, key: string, scope: string, record: InFlightRecord, print: string): Decision {
+    const runtime = this.#runtime;
+    if (runtime.observed) runtime.emit({ type: 'claim', key, scope });
+    return this.#proceed(id, key, scope, record, print);
+  }
+
+  /** The stored response, sent again. */
+  #replay(key: string, scope: string, existing: CompletedRecord): Decision {
+    const runtime = this.#runtime;
+    if (runtime.observed) {
+      runtime.emit({ type: 'replay', key, scope, status: existing.response.status });
+    }
+    return { kind: 'respond', response: runtime.replay(existing.response), replayed: true };
   }
 
   #proceed(
