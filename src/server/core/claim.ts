@@ -98,19 +98,11 @@ export class Claim {
     this.#settle();
     const record = runtime.completedRecord(response, body, this.#fingerprint);
     const status = response.status;
-    let done: MaybePromise<boolean>;
-    try {
-      done = runtime.settings.store.complete(this.id, this.owner, record);
-    } catch (error) {
-      return this.#storeError('complete', error);
-    }
-    if (isPromise(done)) {
-      return done.then(
-        (ok) => this.#completed(ok, status),
-        (error: unknown) => this.#storeError('complete', error),
-      );
-    }
-    return this.#completed(done, status);
+    return this.#storeCall(
+      'complete',
+      () => runtime.settings.store.complete(this.id, this.owner, record),
+      (done) => this.#completed(done, status),
+    );
   }
 
   /**
@@ -130,19 +122,32 @@ export class Claim {
         maxBodyBytes: runtime.settings.maxBodyBytes,
       });
     }
+    return this.#storeCall(
+      'release',
+      () => runtime.settings.store.release(this.id, this.owner),
+      (done) => this.#released(done, reason, status),
+    );
+  }
+
+  /**
+   * One store call, answered synchronously or not: its answer goes to `then`, its failure is
+   * reported (`store-error`), never thrown.
+   */
+  #storeCall(
+    operation: 'complete' | 'release',
+    call: () => MaybePromise<boolean>,
+    then: (done: boolean) => ClaimOutcome,
+  ): ClaimOutcome | Promise<ClaimOutcome> {
     let done: MaybePromise<boolean>;
     try {
-      done = runtime.settings.store.release(this.id, this.owner);
+      done = call();
     } catch (error) {
-      return this.#storeError('release', error);
+      return this.#storeError(operation, error);
     }
     if (isPromise(done)) {
-      return done.then(
-        (ok) => this.#released(ok, reason, status),
-        (error: unknown) => this.#storeError('release', error),
-      );
+      return done.then(then, (error: unknown) => this.#storeError(operation, error));
     }
-    return this.#released(done, reason, status);
+    return then(done);
   }
 
   #completed(done: boolean, status: number): ClaimOutcome {
