@@ -70,7 +70,7 @@ export function runAttempts(plan: AttemptPlan): Promise<AttemptOutcome> {
   // while a request is in flight costs GC work, which showed at 32 concurrent calls (issue 2).
   let sent: Promise<Response>;
   try {
-    sent = sendAttempt(plan.fetch, firstRequest(plan), limitsOf(plan, deadline));
+    sent = sendAttempt(plan.fetch, requestFor(plan, 1), limitsOf(plan, deadline));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -83,10 +83,11 @@ export function runAttempts(plan: AttemptPlan): Promise<AttemptOutcome> {
   );
 }
 
-function firstRequest(plan: AttemptPlan): Request | RequestParts {
-  const request = plan.createRequest(1);
+/** A fresh request for `attempt`, told to the `attempt` hook. */
+function requestFor(plan: AttemptPlan, attempt: number): Request | RequestParts {
+  const request = plan.createRequest(attempt);
   if (plan.hooks?.attempt)
-    plan.hooks.attempt({ key: plan.key, attempt: 1, request: toRequest(request) });
+    plan.hooks.attempt({ key: plan.key, attempt, request: toRequest(request) });
   return request;
 }
 
@@ -197,9 +198,7 @@ async function tryAttempt(
   deadline: number,
   records: AttemptRecord[],
 ): Promise<Response | AttemptFailure> {
-  const request = plan.createRequest(attempt);
-  if (plan.hooks?.attempt)
-    plan.hooks.attempt({ key: plan.key, attempt, request: toRequest(request) });
+  const request = requestFor(plan, attempt);
   let response: Response;
   try {
     response = await sendAttempt(plan.fetch, request, limitsOf(plan, deadline));
