@@ -1,4 +1,4 @@
-import { PROBLEM_TYPES } from '../protocol.ts';
+import { MISSING_KEY_PROBLEM } from '../protocol.ts';
 import { isRetryableStatus, type RetryPolicy } from '../retry/policy.ts';
 import { parseRetryAfter } from '../retry/retry-after.ts';
 import { AttemptFailure } from './attempt-failure.ts';
@@ -27,7 +27,7 @@ export async function classifyResponse(
       response,
     );
   }
-  if (status === 400 && (await problemType(response)) === PROBLEM_TYPES.missing) {
+  if (status === 400 && (await problemType(response)) === MISSING_KEY_PROBLEM) {
     return new AttemptFailure(attempt, 'status', false, new KeyRequiredError(response), response);
   }
   const retryable = isRetryableStatus(policy, status, key !== undefined);
