@@ -187,7 +187,6 @@ export function createOperations(context: SendContext, options: OperationsOption
         throw reason;
       }
     });
-    if (settlement === undefined) throw new Error('unreachable: an operation lock was refused');
     return conclude(entry, definition, input, settlement, false);
   }
 
@@ -205,20 +204,8 @@ export function createOperations(context: SendContext, options: OperationsOption
         ? await new Response(restored.body).arrayBuffer()
         : restored.body;
     const settlement = await sendOperation(context, { ...restored, body }, key, signal);
-    const info: OperationInfo = {
-      id: '',
-      name,
-      key,
-      attempts: settlement.attempts,
-      detached: false,
-    };
-    if (settlement.kind === 'succeeded') {
-      await callHook(() => definition.onSuccess?.(settlement.response.clone(), input, info));
-      return settlement.response;
-    }
-    if (settlement.kind === 'failed')
-      await callHook(() => definition.onError?.(settlement.error, input, info));
-    throw settlement.error;
+    const info = { id: '', name, key, attempts: settlement.attempts, detached: false };
+    return deliver(definition, input, settlement, info);
   }
 
   /** Records the outcome in the journal and tells the definition; returns or throws for a caller. */
@@ -272,14 +259,29 @@ export function createOperations(context: SendContext, options: OperationsOption
       attempts,
       lastError: succeeded ? undefined : errorInfo(settlement.error),
     });
+    return deliver(definition, input, settlement, info);
+  }
+
+  /**
+   * Tells the definition how a call ended, and returns its response or throws its error. A
+   * pending one is not told: it is not over. The caller's copy of the response is unread; a
+   * detached run (background, resume) has no caller, so the hook gets the response itself.
+   */
+  async function deliver(
+    definition: AnyDefinition,
+    input: unknown,
+    settlement: Settlement,
+    info: OperationInfo,
+  ): Promise<Response> {
     if (settlement.kind === 'succeeded') {
       const response = settlement.response;
       await callHook(() =>
-        definition.onSuccess?.(detached ? response : response.clone(), input, info),
+        definition.onSuccess?.(info.detached ? response : response.clone(), input, info),
       );
       return response;
     }
-    await callHook(() => definition.onError?.(settlement.error, input, info));
+    if (settlement.kind === 'failed')
+      await callHook(() => definition.onError?.(settlement.error, input, info));
     throw settlement.error;
   }
 

@@ -16,8 +16,19 @@ const SKIPPED = Symbol('skipped');
 
 /**
  * Runs `task` holding the lock of operation `id`. With `ifAvailable`, resolves `undefined`
- * without running it when another tab holds that lock.
+ * without running it when another tab holds that lock; without, it waits for the lock and always
+ * runs `task`.
  */
+export function withOperationLock<T>(
+  id: string,
+  ifAvailable: false,
+  task: () => Promise<T>,
+): Promise<T>;
+export function withOperationLock<T>(
+  id: string,
+  ifAvailable: boolean,
+  task: () => Promise<T>,
+): Promise<T | undefined>;
 export async function withOperationLock<T>(
   id: string,
   ifAvailable: boolean,
