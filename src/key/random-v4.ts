@@ -16,10 +16,11 @@ export function randomV4Key(): string {
  * to every browser bundle for this one fallback (issue 2's size target).
  */
 export function randomV4(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x40; // version 4
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80; // variant 10
-  let hex = '';
-  for (const byte of bytes) hex += (byte + 0x100).toString(16).slice(1);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // One random byte per hex digit: 4 bits of each for an `x`, 2 for the `y` (the variant, 10xx).
+  const bytes = crypto.getRandomValues(new Uint8Array(31));
+  let next = 0;
+  return 'xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx'.replace(/[xy]/g, (digit) => {
+    const bits = (bytes[next++] as number) & 0x0f;
+    return (digit === 'x' ? bits : (bits & 0x3) | 0x8).toString(16);
+  });
 }
