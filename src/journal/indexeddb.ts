@@ -138,9 +138,8 @@ export function indexedDbJournal(options: IndexedDbJournalOptions = {}): Journal
     try {
       return await work();
     } catch (error) {
-      const name = (error as { name?: unknown })?.name;
-      const what = name === 'QuotaExceededError' ? 'storage quota is full' : String(error);
-      throw new JournalError(action, `IndexedDB ${action} failed in ${lockName}: ${what}`, {
+      // The cause's text names a full quota (QuotaExceededError); `quota` on the error says it too.
+      throw new JournalError(action, `IndexedDB ${action} failed in ${lockName}: ${error}`, {
         cause: error,
       });
     }
