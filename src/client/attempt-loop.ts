@@ -1,4 +1,4 @@
-import pRetry, { AbortError } from 'p-retry';
+import pRetry from 'p-retry';
 import { backoffDelay } from '../retry/backoff.ts';
 import type { RetryBudget } from '../retry/budget.ts';
 import { mayRetry, type RetryPolicy } from '../retry/policy.ts';
@@ -107,17 +107,20 @@ async function afterFirst(
     return fail(plan, first, first.error, records);
   }
 
-  // Written by the callbacks below; an object so the type checker does not narrow it away.
-  const state = { stop: 'attempts' as RetryStop | 'retry-after', lastCost: 0, attempt: 1 };
+  // Written by the callbacks below; `stop` is asserted so the type checker does not narrow it away.
+  let stop = 'attempts' as RetryStop | 'retry-after';
+  let lastCost = 0;
+  let attempt = 1;
   try {
-    const response = await pRetry(
+    const result = await pRetry(
       async (attemptNumber) => {
         // p-retry numbers its own attempts; the first was already made above.
         if (attemptNumber === 1) throw first;
-        state.attempt = attemptNumber;
+        attempt = attemptNumber;
         const result = await tryAttempt(plan, attemptNumber, deadline, records);
-        if (!(result instanceof AttemptFailure)) return result;
-        throw result.retryable ? result : new AbortError(result);
+        // A failure no retry can change ends the loop as a result, not as p-retry's AbortError.
+        if (result instanceof AttemptFailure && result.retryable) throw result;
+        return result;
       },
       {
         retries: plan.policy.attempts - 1,
@@ -127,13 +130,13 @@ async function afterFirst(
           const failure = error as AttemptFailure;
           const decision = decide(plan, failure, deadline);
           if (typeof decision !== 'number') {
-            state.stop = decision;
+            stop = decision;
             return false;
           }
           const kind = failure.reason === 'timeout' ? 'timeout' : 'other';
-          state.lastCost = plan.budget?.acquire(kind) ?? 0;
-          if (plan.budget && state.lastCost === 0) {
-            state.stop = 'budget';
+          lastCost = plan.budget?.acquire(kind) ?? 0;
+          if (plan.budget && lastCost === 0) {
+            stop = 'budget';
             return false;
           }
           plan.hooks?.retry?.({
@@ -152,12 +155,12 @@ async function afterFirst(
         },
       },
     );
-    return succeed(plan, response, state.attempt, records, state.lastCost);
+    if (result instanceof AttemptFailure) return fail(plan, result, result.error, records);
+    return succeed(plan, result, attempt, records, lastCost);
   } catch (error) {
     if (!(error instanceof AttemptFailure)) throw error; // the caller's abort reason
-    if (!error.retryable) return fail(plan, error, error.error, records);
     const final =
-      state.stop === 'retry-after' && error.response && error.retryAfter !== undefined
+      stop === 'retry-after' && error.response && error.retryAfter !== undefined
         ? new RetryAfterTooLongError(
             error.retryAfter,
             plan.policy.maxRetryAfter,
@@ -165,7 +168,7 @@ async function afterFirst(
             records.slice(),
             error.response,
           )
-        : new RetryLimitError(plan.key, records.slice(), state.stop as RetryStop, error.response);
+        : new RetryLimitError(plan.key, records.slice(), stop as RetryStop, error.response);
     return fail(plan, error, final, records);
   }
 }
