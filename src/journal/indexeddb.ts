@@ -1,15 +1,7 @@
 import { promisifyRequest, type UseStore } from 'idb-keyval';
-import {
-  applyPatch,
-  byCreation,
-  type Journal,
-  type JournalEntry,
-  type JournalLock,
-  type JournalPatch,
-  type LockOptions,
-} from './journal.ts';
-import { type JournalAction, JournalError } from './journal-error.ts';
+import type { Journal, JournalEntry, JournalLock, LockOptions } from './journal.ts';
 import { localLock } from './local-lock.ts';
+import { storeJournal } from './store-journal.ts';
 
 /** Options of {@link indexedDbJournal}. */
 export interface IndexedDbJournalOptions {
@@ -126,79 +118,37 @@ export function createStrictStore(
 export function indexedDbJournal(options: IndexedDbJournalOptions = {}): Journal {
   const database = options.database ?? 'oncely';
   const storeName = options.store ?? 'journal';
-  const now = options.now ?? Date.now;
   const locks = options.locks ?? globalThis.navigator?.locks;
   const store = createStrictStore(database, storeName, options.indexedDB ?? globalThis.indexedDB);
   const lockName = `oncely:${database}/${storeName}`;
   const pageLock = localLock();
-  let closed = false;
 
-  async function attempt<T>(action: JournalAction, work: () => Promise<T>): Promise<T> {
-    if (closed) throw new JournalError(action, `The journal ${lockName} is closed`);
-    try {
-      return await work();
-    } catch (error) {
-      // The cause's text names a full quota (QuotaExceededError); `quota` on the error says it too.
-      throw new JournalError(action, `IndexedDB ${action} failed in ${lockName}: ${error}`, {
-        cause: error,
-      });
-    }
-  }
-
-  // One read-write transaction, committed strictly, resolving with `result` once it commits.
-  const transact = <T>(work: (objectStore: IDBObjectStore) => Promise<T> | T): Promise<T> =>
-    store('readwrite', async (objectStore) => {
-      const result = await work(objectStore);
-      await promisifyRequest(objectStore.transaction);
-      return result;
-    });
-
-  return {
+  return storeJournal({
     kind: 'indexeddb',
     durable: true,
-    open: () => attempt('open', () => store('readonly', () => undefined)),
-    // idb-keyval's get/set/entries are not used: their default-store parameter brings its
-    // createStore into every bundle, and this journal always has its own (strict) store.
-    put: (entry) =>
-      attempt('put', () => transact((objectStore) => void objectStore.put(entry, entry.id))),
-    update: (id: string, patch: JournalPatch) =>
-      attempt('update', () =>
-        transact(async (objectStore) => {
-          const entry = await promisifyRequest<JournalEntry | undefined>(objectStore.get(id));
-          if (entry === undefined) return undefined;
-          const next = applyPatch(entry, patch, now());
-          objectStore.put(next, id);
-          return next;
-        }),
-      ),
-    delete: (id) =>
-      attempt('delete', () =>
-        transact(async (objectStore) => {
-          const found = (await promisifyRequest(objectStore.count(id))) > 0;
-          if (found) objectStore.delete(id);
-          return found;
-        }),
-      ),
-    get: (id) =>
-      attempt('read', () =>
-        store('readonly', (objectStore) =>
-          promisifyRequest<JournalEntry | undefined>(objectStore.get(id)),
-        ),
-      ),
-    list: () =>
-      attempt('read', async () =>
-        (
-          await store('readonly', (objectStore) =>
-            promisifyRequest<JournalEntry[]>(objectStore.getAll()),
-          )
-        ).sort(byCreation),
-      ),
+    name: lockName,
+    now: options.now,
+    transact: (write, work) =>
+      store(write ? 'readwrite' : 'readonly', async (objectStore) => {
+        // idb-keyval's get/set/entries are not used: their default-store parameter brings its
+        // createStore into every bundle, and this journal always has its own (strict) store.
+        const result = await work({
+          get: (id) => promisifyRequest<JournalEntry | undefined>(objectStore.get(id)),
+          all: () => promisifyRequest<JournalEntry[]>(objectStore.getAll()),
+          put: (entry) => void objectStore.put(entry, entry.id),
+          delete: async (id) => {
+            const found = (await promisifyRequest(objectStore.count(id))) > 0;
+            if (found) objectStore.delete(id);
+            return found;
+          },
+        });
+        // A read-write transaction resolves once it has committed (strictly).
+        if (write) await promisifyRequest(objectStore.transaction);
+        return result;
+      }),
     lock: (lockOptions) => (locks ? webLock(locks, lockName, lockOptions) : pageLock(lockOptions)),
-    async close() {
-      closed = true;
-      store.close();
-    },
-  };
+    close: () => store.close(),
+  });
 }
 
 /**

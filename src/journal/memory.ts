@@ -1,12 +1,6 @@
-import {
-  applyPatch,
-  byCreation,
-  type Journal,
-  type JournalEntry,
-  type JournalPatch,
-} from './journal.ts';
-import { JournalError } from './journal-error.ts';
+import type { Journal, JournalEntry } from './journal.ts';
 import { localLock } from './local-lock.ts';
+import { type StoredRecords, storeJournal } from './store-journal.ts';
 
 /** Options of {@link memoryJournal}. */
 export interface MemoryJournalOptions {
@@ -25,54 +19,29 @@ export interface MemoryJournalOptions {
  * ```
  */
 export function memoryJournal(options: MemoryJournalOptions = {}): Journal {
-  const now = options.now ?? Date.now;
   const records = new Map<string, JournalEntry>();
-  let closed = false;
-
-  const usable = (action: 'put' | 'update' | 'delete' | 'read'): void => {
-    if (closed) throw new JournalError(action, 'The memory journal is closed');
+  const view: StoredRecords = {
+    // Copies in and out (structuredClone(undefined) is undefined).
+    get: async (id) => structuredClone(records.get(id)),
+    all: async () => structuredClone([...records.values()]),
+    // A record that cannot be copied throws here, and nothing of it is kept.
+    put: (entry) => void records.set(entry.id, structuredClone(entry)),
+    delete: async (id) => records.delete(id),
   };
-  const copy = (entry: JournalEntry, action: 'put' | 'update' | 'read'): JournalEntry => {
-    try {
-      return structuredClone(entry);
-    } catch (error) {
-      throw new JournalError(action, `Record ${entry.id} cannot be copied`, { cause: error });
-    }
-  };
+  // One transaction at a time, in call order: an update reads and writes with nothing in between.
+  let last: Promise<unknown> = Promise.resolve();
 
-  return {
+  return storeJournal({
     kind: 'memory',
     durable: false,
-    async open() {},
-    async put(entry) {
-      usable('put');
-      records.set(entry.id, copy(entry, 'put'));
-    },
-    async update(id: string, patch: JournalPatch) {
-      usable('update');
-      const entry = records.get(id);
-      if (entry === undefined) return undefined;
-      const next = copy(applyPatch(entry, patch, now()), 'update');
-      records.set(id, next);
-      return copy(next, 'read');
-    },
-    async delete(id) {
-      usable('delete');
-      return records.delete(id);
-    },
-    async get(id) {
-      usable('read');
-      const entry = records.get(id);
-      return entry === undefined ? undefined : copy(entry, 'read');
-    },
-    async list() {
-      usable('read');
-      return [...records.values()].map((entry) => copy(entry, 'read')).sort(byCreation);
+    name: 'in memory',
+    now: options.now,
+    transact: (_write, work) => {
+      const done = last.then(() => work(view));
+      last = done.catch(() => {});
+      return done;
     },
     lock: localLock(),
-    async close() {
-      closed = true;
-      records.clear();
-    },
-  };
+    close: () => records.clear(),
+  });
 }
