@@ -161,31 +161,27 @@ function webLock(
   options: LockOptions = {},
 ): Promise<JournalLock | undefined> {
   return new Promise<JournalLock | undefined>((resolve, reject) => {
-    const request: { mode: LockMode; ifAvailable?: boolean; signal?: AbortSignal } = {
-      mode: 'exclusive',
-    };
-    if (options.wait) {
-      if (options.signal) request.signal = options.signal;
-    } else request.ifAvailable = true;
-    let held: Promise<void> | undefined;
-    const requested = locks.request(name, request, (lock) => {
-      if (lock === null) {
-        resolve(undefined);
-        return undefined;
-      }
-      return new Promise<void>((done) => {
-        // The lock is free again only once request() settles, after the callback's promise.
-        const release = async (): Promise<void> => {
-          done();
-          await held;
-        };
-        resolve({ release });
-      });
-    });
-    held = requested.then(
-      () => {},
-      () => {},
-    );
-    requested.catch(reject);
+    // Exclusive is the default mode. A signal left undefined counts as absent.
+    const request: { ifAvailable?: boolean; signal?: AbortSignal | undefined } = options.wait
+      ? { signal: options.signal }
+      : { ifAvailable: true };
+    // Settles once the lock is free again: request() settles after the callback's promise. A
+    // failure before the lock is granted (the signal aborted the wait) rejects lock().
+    const held: Promise<void> = locks
+      .request(name, request, (lock) => {
+        if (lock === null) {
+          resolve(undefined);
+          return undefined;
+        }
+        return new Promise<void>((done) => {
+          resolve({
+            release: () => {
+              done();
+              return held;
+            },
+          });
+        });
+      })
+      .then(() => {}, reject);
   });
 }
