@@ -81,6 +81,7 @@ export interface Operations {
 
 /** What lives only in this session for a pending operation: what the journal must not hold. */
 interface Live {
+  /** The request's headers as described, secrets included. */
   headers: Headers;
   input: unknown;
 }
@@ -111,10 +112,12 @@ export function createOperations(context: SendContext, options: OperationsOption
 
   const wait = (round: number): number => backgroundDelay(round, background ?? {});
   const onOnline = (): void => scheduler.wake();
-  const events = globalThis as { addEventListener?: typeof addEventListener };
-  if (background && typeof events.addEventListener === 'function') {
-    events.addEventListener('online', onOnline);
-  }
+  // Absent outside browsers and workers (Node has no `online` event).
+  const events = globalThis as {
+    addEventListener?: typeof addEventListener;
+    removeEventListener?: typeof removeEventListener;
+  };
+  if (background) events.addEventListener?.('online', onOnline);
 
   function operation<Input>(name: string, definition: OperationDefinition<Input>) {
     if (definitions.has(name)) throw new DuplicateOperationError(name);
@@ -160,27 +163,14 @@ export function createOperations(context: SendContext, options: OperationsOption
     };
     const kept = jsonCopy(input);
     if (kept !== undefined) entry.input = kept;
-    // Claimed before the write, so that a resume() listing the journal meanwhile leaves it alone.
-    active.set(entry.id, Promise.resolve());
-    // The first attempt waits for this write to be durable (issue 3); if it fails, nothing is sent.
-    try {
-      await write('put', () => journal.put(entry));
-    } catch (error) {
-      active.delete(entry.id);
-      throw error;
-    }
-    const restored = deserializeRequest(entry.request);
-    // The secrets the journal must not hold are sent from memory in this session.
-    const headers = new Headers(description.headers);
-    for (const [header, value] of restored.headers) headers.set(header, value);
-    live.set(entry.id, { headers, input });
-    const sendable: Sendable = { ...restored, headers };
+    // Tracked before the write, so that a resume() listing the journal meanwhile leaves it alone.
     const settlement = await track(entry.id, async () => {
+      // The first attempt waits for this write to be durable (issue 3); if it fails, nothing is sent.
+      await write('put', () => journal.put(entry));
+      live.set(entry.id, { headers: new Headers(description.headers), input });
       try {
         // Nobody else knows this id yet: the lock is free, and keeps other tabs' resumes off it.
-        return await withOperationLock(entry.id, false, () =>
-          sendOperation(context, sendable, key, runOptions.signal),
-        );
+        return await withOperationLock(entry.id, false, () => send(entry, runOptions.signal));
       } catch (reason) {
         // Cancelled by the caller: the operation ends here (see RunOptions.signal).
         await forget(entry);
@@ -320,13 +310,18 @@ export function createOperations(context: SendContext, options: OperationsOption
         // Read again under the lock: another tab may have settled it meanwhile.
         const current = await quietly('read', () => journal.get(entry.id));
         if (current === undefined || !isUnsettled(current.state)) return undefined;
-        const restored = deserializeRequest(current.request);
-        const headers = live.get(current.id)?.headers ?? restored.headers;
-        const sendable = { ...restored, headers };
-        const settlement = await sendOperation(context, sendable, current.key, undefined);
-        return { entry: current, settlement };
+        return { entry: current, settlement: await send(current, undefined) };
       }),
     );
+  }
+
+  /** Sends a journaled operation: its journaled request and key, and this session's secrets. */
+  function send(entry: JournalEntry, signal: AbortSignal | undefined): Promise<Settlement> {
+    const request = deserializeRequest(entry.request);
+    // The headers the journal must not hold are sent from memory, by the session that has them.
+    const own = live.get(entry.id)?.headers;
+    if (own) for (const [name, value] of own) request.headers.set(name, value);
+    return sendOperation(context, request, entry.key, signal);
   }
 
   function track<T>(id: string, task: () => Promise<T>): Promise<T> {
@@ -445,9 +440,7 @@ export function createOperations(context: SendContext, options: OperationsOption
     closed = true;
     clearTimeout(autoResume);
     scheduler.close();
-    if (typeof events.addEventListener === 'function') {
-      globalThis.removeEventListener?.('online', onOnline);
-    }
+    events.removeEventListener?.('online', onOnline);
     await Promise.allSettled([...active.values()]);
   }
 
