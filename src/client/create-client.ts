@@ -1,6 +1,6 @@
 import { RetryBudget } from '../retry/budget.ts';
 import { DEFAULT_POLICY, resolvePolicy } from '../retry/policy.ts';
-import { runAttempts } from './attempt-loop.ts';
+import { type AttemptOutcome, runAttempts } from './attempt-loop.ts';
 import { keyGenerator } from './choose-key.ts';
 import { RetryAfterTooLongError } from './errors/retry-after-too-long-error.ts';
 import { createOperations, type Operations } from './operations/create-operations.ts';
@@ -77,19 +77,21 @@ export function createClient(options: ClientOptions = {}): Client {
     return dispatch(preparing, init);
   }
 
-  function dispatch(prepared: PreparedRequest, init: RequestOptions): Promise<Response> {
+  /** The attempts of a prepared call, with the client's settings and the call's own. */
+  function attempt(prepared: PreparedRequest, init: RequestOptions = {}): Promise<AttemptOutcome> {
     return runAttempts({
-      key: prepared.key,
-      method: prepared.method,
-      createRequest: prepared.createRequest,
+      ...prepared,
       fetch: options.fetch ?? (globalThis.fetch as FetchFunction),
       policy: resolvePolicy(init.retry, policy),
       timeout: init.timeout ?? timeout,
       totalTimeout: init.totalTimeout ?? totalTimeout,
-      signal: prepared.signal,
       budget,
       hooks: options.hooks,
-    }).then((outcome) => {
+    });
+  }
+
+  function dispatch(prepared: PreparedRequest, init: RequestOptions): Promise<Response> {
+    return attempt(prepared, init).then((outcome) => {
       if (outcome.ok) return outcome.response;
       const returnResponse =
         !(init.throwHttpErrors ?? throwHttpErrors) &&
@@ -103,19 +105,7 @@ export function createClient(options: ClientOptions = {}): Client {
   const shortcut = (method: string) => (url: string | URL, init?: MethodOptions) =>
     send(url, { ...init, method });
 
-  const operations = createOperations(
-    {
-      ...defaults,
-      headers: options.headers,
-      fetch: options.fetch,
-      policy,
-      budget,
-      timeout,
-      totalTimeout,
-      hooks: options.hooks,
-    },
-    options,
-  );
+  const operations = createOperations({ ...defaults, headers: options.headers, attempt }, options);
 
   return {
     ...operations,

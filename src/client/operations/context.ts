@@ -1,21 +1,15 @@
-import type { KeyFormat } from '../../protocol.ts';
-import type { RetryBudget } from '../../retry/budget.ts';
-import type { RetryPolicy } from '../../retry/policy.ts';
-import type { ClientHooks } from '../events.ts';
-import type { FetchFunction } from '../transport.ts';
+import type { AttemptOutcome } from '../attempt-loop.ts';
+import type { PreparedRequest, RequestDefaults } from '../prepare-request.ts';
 import type { HeadersSource } from './options.ts';
 
-/** What the operations layer borrows from its client: how to send, and the retry rules. */
-export interface SendContext {
-  readonly fetch: FetchFunction | undefined;
-  readonly policy: RetryPolicy;
-  readonly budget: RetryBudget | undefined;
-  readonly timeout: number | false;
-  readonly totalTimeout: number | false;
-  readonly hooks: ClientHooks | undefined;
-  readonly baseUrl: string | URL | undefined;
+/**
+ * What the operations layer borrows from its client: how its requests are built (base URL,
+ * headers, key format and generator) and its attempt loop, with the client's fetch, retry rules,
+ * budget and hooks.
+ */
+export interface SendContext extends Omit<RequestDefaults, 'headers'> {
+  /** The client's headers, or its hook, called at send time. */
   readonly headers: HeadersSource | undefined;
-  readonly keyFormat: KeyFormat;
-  /** The client's key generator, validating included: used when a definition has no `key`. */
-  readonly generateKey: () => string;
+  /** Runs the attempts of a prepared request as the client runs a call's. */
+  readonly attempt: (prepared: PreparedRequest) => Promise<AttemptOutcome>;
 }

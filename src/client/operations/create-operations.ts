@@ -29,7 +29,7 @@ import { withOperationLock } from './operation-lock.ts';
 import type { OperationsOptions } from './options.ts';
 import type { ResumedOperation, ResumeSummary } from './resume-summary.ts';
 import { createScheduler } from './scheduler.ts';
-import { type Sendable, type Settlement, sendOperation } from './send-operation.ts';
+import { type Settlement, sendOperation } from './send-operation.ts';
 
 const DEFAULT_LIFETIME_MS = 23 * 60 * 60 * 1000;
 
@@ -188,12 +188,12 @@ export function createOperations(context: SendContext, options: OperationsOption
     key: string,
     signal: AbortSignal | undefined,
   ): Promise<Response> {
-    const restored = liveRequest(description);
-    const body =
-      restored.body instanceof ReadableStream
-        ? await new Response(restored.body).arrayBuffer()
-        : restored.body;
-    const settlement = await sendOperation(context, { ...restored, body }, key, signal);
+    // Sent as described: any body, secrets included. A description's method defaults to POST
+    // when it has a body.
+    const { json, body } = description;
+    const method = description.method ?? (json !== undefined || body != null ? 'POST' : 'GET');
+    const request = { ...description, url: String(description.url), method };
+    const settlement = await sendOperation(context, request, key, signal);
     const info = { id: '', name, key, attempts: settlement.attempts, detached: false };
     return deliver(definition, input, settlement, info);
   }
@@ -506,16 +506,4 @@ function jsonCopy(input: unknown): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** A request description as sent without a journal: any body, secrets included. */
-function liveRequest(description: OperationRequest): Sendable {
-  const headers = new Headers(description.headers);
-  let body = description.body ?? undefined;
-  if (description.json !== undefined) {
-    body = JSON.stringify(description.json);
-    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
-  }
-  const method = (description.method ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
-  return { url: String(description.url), method, headers, body };
 }

@@ -1,17 +1,20 @@
-import { formatKeyHeader, KEY_HEADER } from '../../protocol.ts';
-import { runAttempts } from '../attempt-loop.ts';
 import { RetryAfterTooLongError } from '../errors/retry-after-too-long-error.ts';
 import { RetryLimitError } from '../errors/retry-limit-error.ts';
 import { TimeoutError } from '../errors/timeout-error.ts';
-import type { FetchFunction } from '../transport.ts';
+import { prepareRequest } from '../prepare-request.ts';
 import type { SendContext } from './context.ts';
 
-/** A request ready to be sent any number of times. */
+/**
+ * A request ready to be sent any number of times: a journaled one restored, or, without a
+ * journal, a description as given (its `json` and a stream body are then handled as a client call
+ * handles them).
+ */
 export interface Sendable {
   readonly url: string;
   readonly method: string;
-  readonly headers: Headers;
-  readonly body: BodyInit | undefined;
+  readonly headers?: HeadersInit | undefined;
+  readonly body?: BodyInit | null | undefined;
+  readonly json?: unknown;
 }
 
 /** How one session's attempts at an operation ended. */
@@ -39,25 +42,21 @@ export async function sendOperation(
 ): Promise<Settlement> {
   let headers: Headers;
   try {
-    headers = await sendHeaders(context, sendable.headers, key);
+    // The client's headers hook, called now: a resumed operation sends the current token.
+    const source = context.headers;
+    headers = new Headers(typeof source === 'function' ? await source() : source);
   } catch (error) {
     // No token yet (offline, refresh failed): nothing was sent, so the operation waits.
     return { kind: 'pending', error: asError(error), attempts: 0, retryAt: undefined };
   }
-  const url = resolveUrl(sendable.url, context.baseUrl);
-  const init: RequestInit = { method: sendable.method, headers, body: sendable.body };
-  const outcome = await runAttempts({
-    key,
-    method: sendable.method,
-    createRequest: () => new Request(url, init),
-    fetch: context.fetch ?? (globalThis.fetch as FetchFunction),
-    policy: context.policy,
-    timeout: context.timeout,
-    totalTimeout: context.totalTimeout,
-    signal,
-    budget: context.budget,
-    hooks: context.hooks,
-  });
+  // As a client call is built: the client's headers, then the request's own, then the key.
+  const { url, ...request } = sendable;
+  const prepared = await prepareRequest(
+    url,
+    { ...request, idempotencyKey: key, signal },
+    { ...context, headers },
+  );
+  const outcome = await context.attempt(prepared);
   if (outcome.ok) {
     return { kind: 'succeeded', response: outcome.response, attempts: attemptCount(outcome) };
   }
@@ -73,23 +72,10 @@ export async function sendOperation(
   return { kind: 'failed', error, attempts };
 }
 
-/** The client's headers (the hook called now), then the request's own, then the key. */
-async function sendHeaders(context: SendContext, own: Headers, key: string): Promise<Headers> {
-  const source = context.headers;
-  const headers = new Headers(typeof source === 'function' ? await source() : source);
-  for (const [name, value] of own) headers.set(name, value);
-  headers.set(KEY_HEADER, formatKeyHeader(key, context.keyFormat));
-  return headers;
-}
-
 function attemptCount(outcome: { attempts: readonly { attempt: number }[]; ok: boolean }): number {
   // Records hold the failed attempts; a success adds one.
   const failed = outcome.attempts.at(-1)?.attempt ?? 0;
   return outcome.ok ? failed + 1 : Math.max(failed, 1);
-}
-
-function resolveUrl(url: string, baseUrl: string | URL | undefined): string {
-  return baseUrl === undefined ? url : new URL(url, baseUrl).href;
 }
 
 function asError(error: unknown): Error {
