@@ -1,34 +1,29 @@
 import type { FailureReason } from '../retry/policy.ts';
 
 /**
- * One failed attempt as the attempt loop sees it (internal: callers get `error`). It is what the
- * attempt throws to p-retry, so p-retry can own the loop while oncely decides.
+ * One failed attempt as the attempt loop sees it (internal: callers get `error`). The loop throws
+ * `error` to p-retry, and keeps the failure itself aside for its decisions.
  */
-export class AttemptFailure extends Error {
-  declare readonly attempt: number;
-  declare readonly reason: FailureReason;
+export interface AttemptFailure {
+  readonly attempt: number;
+  readonly reason: FailureReason;
   /** Whether this kind of failure is worth another attempt (the method is checked apart). */
-  declare readonly retryable: boolean;
+  readonly retryable: boolean;
   /** The error a caller sees for this failure. */
-  declare readonly error: Error;
-  declare readonly response: Response | undefined;
+  readonly error: Error;
+  readonly response: Response | undefined;
   /** `Retry-After` of the response, in milliseconds. */
-  declare readonly retryAfter: number | undefined;
+  readonly retryAfter: number | undefined;
+}
 
-  constructor(
-    attempt: number,
-    reason: FailureReason,
-    retryable: boolean,
-    error: Error,
-    response?: Response,
-    retryAfter?: number,
-  ) {
-    super(error.message, { cause: error });
-    this.attempt = attempt;
-    this.reason = reason;
-    this.retryable = retryable;
-    this.error = error;
-    this.response = response;
-    this.retryAfter = retryAfter;
-  }
+/** An {@link AttemptFailure}, its fields in order. */
+export function attemptFailure(
+  attempt: number,
+  reason: FailureReason,
+  retryable: boolean,
+  error: Error,
+  response?: Response,
+  retryAfter?: number,
+): AttemptFailure {
+  return { attempt, reason, retryable, error, response, retryAfter };
 }

@@ -3,7 +3,7 @@ import { backoffDelay } from '../retry/backoff.ts';
 import type { RetryBudget } from '../retry/budget.ts';
 import { mayRetry, type RetryPolicy } from '../retry/policy.ts';
 import { sleep } from '../retry/sleep.ts';
-import { AttemptFailure } from './attempt-failure.ts';
+import { type AttemptFailure, attemptFailure } from './attempt-failure.ts';
 import type { AttemptRecord } from './attempt-record.ts';
 import { classifyResponse } from './classify.ts';
 import { NetworkError } from './errors/network-error.ts';
@@ -111,23 +111,27 @@ async function afterFirst(
   let stop = 'attempts' as RetryStop | 'retry-after';
   let lastCost = 0;
   let attempt = 1;
+  // The latest failure: what p-retry is handed is its `error`.
+  let last = first;
   try {
     const result = await pRetry(
       async (attemptNumber) => {
         // p-retry numbers its own attempts; the first was already made above.
-        if (attemptNumber === 1) throw first;
+        if (attemptNumber === 1) throw first.error;
         attempt = attemptNumber;
         const result = await tryAttempt(plan, attemptNumber, deadline, records);
+        if (!('error' in result)) return result;
+        last = result;
         // A failure no retry can change ends the loop as a result, not as p-retry's AbortError.
-        if (result instanceof AttemptFailure && result.retryable) throw result;
+        if (result.retryable) throw result.error;
         return result;
       },
       {
         retries: plan.policy.attempts - 1,
         minTimeout: 0, // oncely computes the wait itself: full jitter, Retry-After
         signal: plan.signal,
-        shouldRetry: async ({ error }) => {
-          const failure = error as AttemptFailure;
+        shouldRetry: async () => {
+          const failure = last;
           const decision = decide(plan, failure, deadline);
           if (typeof decision !== 'number') {
             stop = decision;
@@ -155,21 +159,22 @@ async function afterFirst(
         },
       },
     );
-    if (result instanceof AttemptFailure) return fail(plan, result, result.error, records);
+    if ('error' in result) return fail(plan, result, result.error, records);
     return succeed(plan, result, attempt, records, lastCost);
   } catch (error) {
-    if (!(error instanceof AttemptFailure)) throw error; // the caller's abort reason
+    if (error !== last.error) throw error; // the caller's abort reason
+    const failure = last;
     const final =
-      stop === 'retry-after' && error.response && error.retryAfter !== undefined
+      stop === 'retry-after' && failure.response && failure.retryAfter !== undefined
         ? new RetryAfterTooLongError(
-            error.retryAfter,
+            failure.retryAfter,
             plan.policy.maxRetryAfter,
             plan.key,
             records.slice(),
-            error.response,
+            failure.response,
           )
-        : new RetryLimitError(plan.key, records.slice(), stop as RetryStop, error.response);
-    return fail(plan, error, final, records);
+        : new RetryLimitError(plan.key, records.slice(), stop as RetryStop, failure.response);
+    return fail(plan, failure, final, records);
   }
 }
 
@@ -226,13 +231,10 @@ async function failureOf(
 function failureFrom(attempt: number, error: unknown, records: AttemptRecord[]): AttemptFailure {
   if (error instanceof TimeoutError) {
     // A timeout of the whole call is final; one attempt's timeout is retried like a network error.
-    return record(
-      records,
-      new AttemptFailure(attempt, 'timeout', error.scope === 'attempt', error),
-    );
+    return record(records, attemptFailure(attempt, 'timeout', error.scope === 'attempt', error));
   }
   if (error instanceof NetworkError) {
-    return record(records, new AttemptFailure(attempt, 'network', true, error));
+    return record(records, attemptFailure(attempt, 'network', true, error));
   }
   throw error; // the caller's abort reason
 }

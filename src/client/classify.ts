@@ -1,7 +1,7 @@
 import { MISSING_KEY_PROBLEM } from '../protocol.ts';
 import { isRetryableStatus, type RetryPolicy } from '../retry/policy.ts';
 import { parseRetryAfter } from '../retry/retry-after.ts';
-import { AttemptFailure } from './attempt-failure.ts';
+import { type AttemptFailure, attemptFailure } from './attempt-failure.ts';
 import { HttpError } from './errors/http-error.ts';
 import { KeyRequiredError } from './errors/key-required-error.ts';
 import { KeyReusedError } from './errors/key-reused-error.ts';
@@ -19,21 +19,15 @@ export async function classifyResponse(
 ): Promise<AttemptFailure> {
   const { status } = response;
   if (status === 422 && key !== undefined) {
-    return new AttemptFailure(
-      attempt,
-      'status',
-      false,
-      new KeyReusedError(response, key),
-      response,
-    );
+    return attemptFailure(attempt, 'status', false, new KeyReusedError(response, key), response);
   }
   if (status === 400 && (await problemType(response)) === MISSING_KEY_PROBLEM) {
-    return new AttemptFailure(attempt, 'status', false, new KeyRequiredError(response), response);
+    return attemptFailure(attempt, 'status', false, new KeyRequiredError(response), response);
   }
   const retryable = isRetryableStatus(policy, status, key !== undefined);
   const retryAfter = retryable ? parseRetryAfter(response.headers.get('retry-after')) : undefined;
   const error = new HttpError(response, key);
-  return new AttemptFailure(attempt, 'status', retryable, error, response, retryAfter);
+  return attemptFailure(attempt, 'status', retryable, error, response, retryAfter);
 }
 
 /** The last path segment of an RFC 9457 problem `type`, or undefined when there is none. */
