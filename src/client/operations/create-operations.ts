@@ -369,9 +369,8 @@ export function createOperations(context: SendContext, options: OperationsOption
       expired: [] as ResumedOperation[],
       unknown: [] as JournalEntry[],
     };
-    const lock = await write('lock', () =>
-      journal.lock({ wait: resumeOptions.wait ?? false, signal: resumeOptions.signal }),
-    );
+    // ResumeOptions are the journal's LockOptions: wait (default false) and signal.
+    const lock = await write('lock', () => journal.lock(resumeOptions));
     if (lock === undefined) return { ...summary, locked: true };
     try {
       const entries = await write('read', () => journal.list());
