@@ -133,7 +133,7 @@ function persistBody(body: BodyInit | undefined): PersistedBody | undefined {
       if (typeof value !== 'string') {
         throw new NotPersistableError(
           'form-file',
-          `form field '${name}' holds a file; send it with durable: false, or upload it first`,
+          `form field '${name}' holds a file (send it with durable: false, or upload it first)`,
         );
       }
       fields.push([name, value]);
@@ -143,7 +143,7 @@ function persistBody(body: BodyInit | undefined): PersistedBody | undefined {
   if (body instanceof ReadableStream) {
     throw new NotPersistableError(
       'stream',
-      'a ReadableStream body can be read only once; buffer it, or pass durable: false',
+      'a ReadableStream can be read only once (buffer it, or pass durable: false)',
     );
   }
   const kind = (body as object)?.constructor?.name ?? typeof body;

@@ -10,7 +10,7 @@ export class KeyReusedError extends HttpError {
       response,
       key,
       'KEY_REUSED',
-      `Idempotency key ${key} was already used with another request payload`,
+      `Idempotency key ${key} was already used with another payload`,
     );
   }
 }

@@ -24,7 +24,7 @@ export class RetryAfterTooLongError extends OncelyError {
   ) {
     super(
       'RETRY_AFTER_TOO_LONG',
-      `The server asked to retry in ${retryAfter} ms, beyond maxRetryAfter (${maxRetryAfter} ms)`,
+      `Retry-After of ${retryAfter} ms is beyond maxRetryAfter (${maxRetryAfter} ms)`,
       { cause: attempts.at(-1)?.error },
     );
     this.retryAfter = retryAfter;

@@ -37,7 +37,7 @@ export class OperationPendingError extends OncelyError {
       retryAt === undefined ? 'on the next resume()' : `at ${new Date(retryAt).toISOString()}`;
     super(
       'OPERATION_PENDING',
-      `Operation ${operation} (${id}) is still pending after ${attempts} attempt(s) and will be retried ${when}: ${cause.message}`,
+      `Operation ${operation} (${id}) is pending after ${attempts} attempt(s), retried ${when}: ${cause.message}`,
       { cause },
     );
     this.id = id;
