@@ -26,48 +26,42 @@ export function createScheduler(run: (id: string) => void): Scheduler {
   const slots = new Map<string, Slot>();
   let closed = false;
 
-  const fire = (id: string): void => {
-    const slot = slots.get(id);
-    // A wait beyond setTimeout's range is made of several timers.
-    if (slot && slot.at - Date.now() > MAX_DELAY) {
-      arm(id, slot.at, slot.serverTimed);
-      return;
-    }
-    slots.delete(id);
-    run(id);
-  };
   const arm = (id: string, at: number, serverTimed: boolean): void => {
-    const delay = Math.min(Math.max(0, at - Date.now()), MAX_DELAY);
-    const timer = setTimeout(fire, delay, id);
+    const timer = setTimeout(
+      () => {
+        // A wait beyond setTimeout's range is made of several timers.
+        if (at - Date.now() > MAX_DELAY) return arm(id, at, serverTimed);
+        slots.delete(id);
+        run(id);
+      },
+      Math.min(Math.max(0, at - Date.now()), MAX_DELAY),
+    );
     (timer as { unref?: () => void }).unref?.();
     slots.set(id, { timer, at, serverTimed });
+  };
+  const cancel = (id: string): void => {
+    clearTimeout(slots.get(id)?.timer);
+    slots.delete(id);
   };
 
   return {
     schedule(id, at, serverTimed) {
       if (closed) return;
-      const previous = slots.get(id);
-      if (previous) clearTimeout(previous.timer);
+      cancel(id);
       arm(id, at, serverTimed);
     },
-    cancel(id) {
-      const slot = slots.get(id);
-      if (slot) clearTimeout(slot.timer);
-      slots.delete(id);
-    },
+    cancel,
     has: (id) => slots.has(id),
     wake() {
       for (const [id, slot] of [...slots]) {
         if (slot.serverTimed && slot.at > Date.now()) continue;
-        clearTimeout(slot.timer);
-        slots.delete(id);
+        cancel(id);
         run(id);
       }
     },
     close() {
       closed = true;
-      for (const slot of slots.values()) clearTimeout(slot.timer);
-      slots.clear();
+      for (const id of [...slots.keys()]) cancel(id);
     },
   };
 }
