@@ -8,37 +8,36 @@ export function localLock(): (options?: LockOptions) => Promise<JournalLock | un
   let held = false;
   const waiters: Array<() => void> = [];
 
-  const make = (): JournalLock => {
-    let released = false;
-    const release = async (): Promise<void> => {
-      if (released) return;
-      released = true;
-      const next = waiters.shift();
-      if (next) next();
-      else held = false;
-    };
-    return { release };
-  };
-
-  return (options) => {
-    options?.signal?.throwIfAborted();
-    if (!held) {
-      held = true;
-      return Promise.resolve(make());
+  return async (options) => {
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    if (held) {
+      if (!options?.wait) return undefined;
+      // A release hands the lock to the first waiter: `held` stays true in between.
+      await new Promise<void>((resolve, reject) => {
+        const grant = (): void => {
+          signal?.removeEventListener('abort', abort);
+          resolve();
+        };
+        // Only a waiter not yet granted can abort (a grant removes this listener).
+        const abort = (): void => {
+          waiters.splice(waiters.indexOf(grant), 1);
+          reject(signal?.reason);
+        };
+        signal?.addEventListener('abort', abort, { once: true });
+        waiters.push(grant);
+      });
     }
-    if (!options?.wait) return Promise.resolve(undefined);
-    return new Promise((resolve, reject) => {
-      const grant = (): void => {
-        options.signal?.removeEventListener('abort', abort);
-        resolve(make());
-      };
-      const abort = (): void => {
-        const index = waiters.indexOf(grant);
-        if (index !== -1) waiters.splice(index, 1);
-        reject(options.signal?.reason);
-      };
-      options.signal?.addEventListener('abort', abort, { once: true });
-      waiters.push(grant);
-    });
+    held = true;
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        const next = waiters.shift();
+        if (next) next();
+        else held = false;
+      },
+    };
   };
 }
