@@ -46,6 +46,9 @@ export function createStrictStore(
   factory: IDBFactory = globalThis.indexedDB,
 ): StrictStore {
   let connection: Promise<IDBDatabase> | undefined;
+  const forget = (): void => {
+    connection = undefined;
+  };
   const openWith = (version?: number): Promise<IDBDatabase> => {
     const request = factory.open(database, version);
     request.onupgradeneeded = () => {
@@ -54,51 +57,44 @@ export function createStrictStore(
       }
     };
     return promisifyRequest(request).then((db) => {
-      if (db.objectStoreNames.contains(storeName)) return db;
+      if (db.objectStoreNames.contains(storeName)) {
+        // Browsers close a connection on their own (storage cleared, Safari): reopen next time.
+        db.onclose = forget;
+        // Another tab upgrading the database (adding its store): let it, and reopen next time.
+        db.onversionchange = () => {
+          db.close();
+          forget();
+        };
+        return db;
+      }
       // The database exists without this store (another journal or app uses another store in
       // it): an upgrade is the only way to add one. idb-keyval's createStore fails here instead.
       db.close();
       return openWith(db.version + 1);
     });
   };
-  const connect = (): Promise<IDBDatabase> => {
-    if (connection) return connection;
-    if (!factory) return Promise.reject(new Error('IndexedDB is not available here'));
-    const opened = openWith();
-    connection = opened;
-    opened.then(
-      (db) => {
-        // Browsers close a connection on their own (storage cleared, Safari): reopen next time.
-        db.onclose = () => {
-          connection = undefined;
-        };
-        // Another tab upgrading the database (adding its store): let it, and reopen next time.
-        db.onversionchange = () => {
-          db.close();
-          connection = undefined;
-        };
-      },
-      () => {
-        connection = undefined;
-      },
-    );
-    return opened;
-  };
   const store = (<T>(
     mode: IDBTransactionMode,
     callback: (objectStore: IDBObjectStore) => T | PromiseLike<T>,
-  ): Promise<T> =>
-    connect().then((db) => {
+  ): Promise<T> => {
+    if (!factory) return Promise.reject(new Error('IndexedDB is not available here'));
+    if (!connection) {
+      connection = openWith();
+      // A failed open is tried again on the next call.
+      connection.catch(forget);
+    }
+    return connection.then((db) => {
       const options: IDBTransactionOptions | undefined =
         mode === 'readwrite' ? { durability: 'strict' } : undefined;
       return callback(db.transaction(storeName, mode, options).objectStore(storeName));
-    })) as StrictStore;
+    });
+  }) as StrictStore;
   store.close = () => {
     connection?.then(
       (db) => db.close(),
       () => {},
     );
-    connection = undefined;
+    forget();
   };
   return store;
 }
