@@ -102,7 +102,11 @@ function lower(name: string): string {
   return name.toLowerCase();
 }
 
-function jsonBody(value: unknown): PersistedBody {
+/**
+ * A JSON body as journaled: the value after a JSON round trip.
+ * @throws {NotPersistableError} for a value JSON cannot hold
+ */
+export function jsonBody(value: unknown): { type: 'json'; value: unknown } {
   // Round-trip now: a value JSON cannot hold (a BigInt, a cycle) fails here, before sending, and
   // what is kept is exactly what will be sent (toJSON applied, undefined fields dropped).
   let text: string | undefined;

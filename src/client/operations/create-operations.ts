@@ -10,7 +10,7 @@ import {
 } from '../../journal/index.ts';
 import { JournalError } from '../../journal/journal-error.ts';
 import { memoryJournal } from '../../journal/memory.ts';
-import { deserializeRequest, serializeRequest } from '../../journal/serialize.ts';
+import { deserializeRequest, jsonBody, serializeRequest } from '../../journal/serialize.ts';
 import { randomV4Key } from '../../key/random-v4.ts';
 import { assertValidKey } from '../../key/validate.ts';
 import { backgroundDelay } from './background-delay.ts';
@@ -498,10 +498,8 @@ function errorInfo(error: Error): JournalEntry['lastError'] {
 
 /** The input as the journal can keep it (a JSON round trip), or undefined when it cannot. */
 function jsonCopy(input: unknown): unknown {
-  if (input === undefined) return undefined;
   try {
-    const text = JSON.stringify(input);
-    return text === undefined ? undefined : JSON.parse(text);
+    return jsonBody(input).value;
   } catch {
     return undefined;
   }
