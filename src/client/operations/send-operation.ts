@@ -57,10 +57,9 @@ export async function sendOperation(
     { ...context, headers },
   );
   const outcome = await context.attempt(prepared);
-  if (outcome.ok) {
-    return { kind: 'succeeded', response: outcome.response, attempts: attemptCount(outcome) };
-  }
-  const attempts = attemptCount(outcome);
+  // One record per failed attempt, numbered from 1; a success is one attempt more.
+  const attempts = outcome.attempts.length + (outcome.ok ? 1 : 0);
+  if (outcome.ok) return { kind: 'succeeded', response: outcome.response, attempts };
   const { error } = outcome;
   // A whole-call timeout is final for a plain call, but for an operation it only means no answer
   // came: the server may or may not have acted, and the same key makes asking again safe.
@@ -70,12 +69,6 @@ export async function sendOperation(
     return { kind: 'pending', error, attempts, retryAt };
   }
   return { kind: 'failed', error, attempts };
-}
-
-function attemptCount(outcome: { attempts: readonly { attempt: number }[]; ok: boolean }): number {
-  // Records hold the failed attempts; a success adds one.
-  const failed = outcome.attempts.at(-1)?.attempt ?? 0;
-  return outcome.ok ? failed + 1 : Math.max(failed, 1);
 }
 
 function asError(error: unknown): Error {
