@@ -4,8 +4,6 @@ import { assertValidKey } from '../key/validate.ts';
 import { KEY_HEADER, parseKeyHeader } from '../protocol.ts';
 import { KEYED_METHODS } from '../retry/policy.ts';
 
-const KEYED = new Set(KEYED_METHODS);
-
 /**
  * The key of one call, by issue 2's rules: a given key (validated before anything is sent), none
  * when the call opts out, the one already in the `Idempotency-Key` header, or a new one for POST
@@ -28,7 +26,7 @@ export function chooseKey(
     if (!parsed.ok) throw new InvalidKeyError(header, parsed.reason);
     return assertValidKey(parsed.key);
   }
-  if (option === true || KEYED.has(method)) return generateKey();
+  if (option === true || KEYED_METHODS.includes(method)) return generateKey();
   return undefined;
 }
 
