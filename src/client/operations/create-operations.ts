@@ -482,10 +482,10 @@ async function callHook(hook: () => unknown): Promise<void> {
   }
 }
 
+/** Reports an error nobody awaits: as an uncaught one where the platform can (browsers, Deno). */
 function report(error: unknown): void {
   const global = globalThis as { reportError?: (error: unknown) => void };
-  if (typeof global.reportError === 'function') global.reportError(error);
-  else console.error(error);
+  (global.reportError ?? console.error)(error);
 }
 
 function errorInfo(error: Error): JournalEntry['lastError'] {
