@@ -299,13 +299,16 @@ export function createOperations(context: SendContext, options: OperationsOption
   }
 
   /**
-   * Sends a journaled operation again, with its journaled request and key, holding its lock.
-   * @returns undefined when another tab is sending it, or it settled since `entry` was read.
+   * Sends a journaled operation again, with its journaled request and key, holding its lock, and
+   * concludes it with no caller waiting (in the background or by a resume).
+   * @returns undefined when another tab is sending it, or it settled since `entry` was read; else
+   * its settlement, and the error concluding it threw when it did not succeed.
    */
   async function resend(
     entry: JournalEntry,
-  ): Promise<{ entry: JournalEntry; settlement: Settlement } | undefined> {
-    return track(entry.id, () =>
+    definition: AnyDefinition,
+  ): Promise<{ settlement: Settlement; error?: Error } | undefined> {
+    const sent = await track(entry.id, () =>
       withOperationLock(entry.id, true, async () => {
         // Read again under the lock: another tab may have settled it meanwhile.
         const current = await quietly('read', () => journal.get(entry.id));
@@ -313,6 +316,15 @@ export function createOperations(context: SendContext, options: OperationsOption
         return { entry: current, settlement: await send(current, undefined) };
       }),
     );
+    if (sent === undefined) return undefined;
+    const { settlement } = sent;
+    const input = live.get(entry.id)?.input ?? sent.entry.input;
+    try {
+      await conclude(sent.entry, definition, input, settlement, true);
+      return { settlement };
+    } catch (error) {
+      return { settlement, error: error as Error };
+    }
   }
 
   /** Sends a journaled operation: its journaled request and key, and this session's secrets. */
@@ -349,14 +361,10 @@ export function createOperations(context: SendContext, options: OperationsOption
     if (entry === undefined || !isUnsettled(entry.state)) return;
     const definition = definitions.get(entry.name);
     if (definition === undefined || (await isExpired(entry))) return;
-    const sent = await resend(entry);
-    if (sent === undefined) {
-      // Another tab is sending it: look again later, by when that tab has most likely settled it.
-      if (!closed) scheduler.schedule(id, Date.now() + wait(rounds.get(id) ?? 1), false);
-      return;
+    // Another tab is sending it: look again later, by when that tab has most likely settled it.
+    if ((await resend(entry, definition)) === undefined && !closed) {
+      scheduler.schedule(id, Date.now() + wait(rounds.get(id) ?? 1), false);
     }
-    const input = live.get(id)?.input ?? sent.entry.input;
-    await conclude(sent.entry, definition, input, sent.settlement, true).catch(() => {});
   }
 
   async function resumeNow(resumeOptions: ResumeOptions): Promise<ResumeSummary> {
@@ -398,19 +406,14 @@ export function createOperations(context: SendContext, options: OperationsOption
           summary.pending.push(named);
           continue;
         }
-        const sent = await resend(entry);
+        const resent = await resend(entry, definition);
         // Being sent by another live tab, or settled meanwhile: not this pass's to report.
-        if (sent === undefined) continue;
+        if (resent === undefined) continue;
         summary.resumed++;
-        try {
-          const input = live.get(entry.id)?.input ?? sent.entry.input;
-          await conclude(sent.entry, definition, input, sent.settlement, true);
-          summary.succeeded.push(named);
-        } catch (error) {
-          const failure = { ...named, error: error as Error };
-          if (sent.settlement.kind === 'pending') summary.pending.push(failure);
-          else summary.failed.push(failure);
-        }
+        const { settlement, error } = resent;
+        if (error === undefined) summary.succeeded.push(named);
+        else if (settlement.kind === 'pending') summary.pending.push({ ...named, error });
+        else summary.failed.push({ ...named, error });
       }
     } finally {
       await lock.release();
