@@ -22,11 +22,15 @@ export const ENTRY_STATE = {
   expired: 'expired',
 } as const;
 
+/**
+ * One of {@link ENTRY_STATE}'s values. Code inside oncely writes states as literals of this type
+ * (checked all the same), so that a client bundle need not carry the object.
+ */
 export type EntryState = (typeof ENTRY_STATE)[keyof typeof ENTRY_STATE];
 
 /** True for states `resume()` runs again. */
 export function isUnsettled(state: EntryState): boolean {
-  return state === ENTRY_STATE.pending || state === ENTRY_STATE.running;
+  return state === 'pending' || state === 'running';
 }
 
 /**

@@ -1,6 +1,5 @@
 import { isOncelyError } from '../../errors/oncely-error.ts';
 import {
-  ENTRY_STATE,
   isUnsettled,
   JOURNAL_FORMAT_VERSION,
   type Journal,
@@ -156,7 +155,7 @@ export function createOperations(context: SendContext, options: OperationsOption
       request,
       attempts: 0,
       // Its first attempt follows this write at once: a crash from here on may leave it sent.
-      state: ENTRY_STATE.running,
+      state: 'running',
       createdAt: now,
       updatedAt: now,
       expiresAt: now + lifetime,
@@ -220,7 +219,7 @@ export function createOperations(context: SendContext, options: OperationsOption
       const retryAt = settlement.retryAt ?? (background ? Date.now() + wait(round) : undefined);
       await quietly('update', () =>
         journal.update(entry.id, {
-          state: ENTRY_STATE.pending,
+          state: 'pending',
           attempts,
           nextAttemptAt: retryAt,
           lastError: errorInfo(settlement.error),
@@ -245,7 +244,7 @@ export function createOperations(context: SendContext, options: OperationsOption
       );
     }
     const succeeded = settlement.kind === 'succeeded';
-    await settle(entry, succeeded ? ENTRY_STATE.succeeded : ENTRY_STATE.failed, {
+    await settle(entry, succeeded ? 'succeeded' : 'failed', {
       attempts,
       lastError: succeeded ? undefined : errorInfo(settlement.error),
     });
@@ -349,9 +348,9 @@ export function createOperations(context: SendContext, options: OperationsOption
     rounds.delete(entry.id);
     scheduler.cancel(entry.id);
     const written = await quietly('update', () =>
-      journal.update(entry.id, { state: ENTRY_STATE.expired, nextAttemptAt: undefined }),
+      journal.update(entry.id, { state: 'expired', nextAttemptAt: undefined }),
     );
-    await callHook(() => options.onExpired?.(written ?? { ...entry, state: ENTRY_STATE.expired }));
+    await callHook(() => options.onExpired?.(written ?? { ...entry, state: 'expired' }));
     return true;
   }
 
@@ -423,7 +422,7 @@ export function createOperations(context: SendContext, options: OperationsOption
 
   /** Drops a settled record kept past `keepSettledMs`. Expired ones stay for the application. */
   async function sweep(entry: JournalEntry): Promise<void> {
-    if (entry.state === ENTRY_STATE.expired) return;
+    if (entry.state === 'expired') return;
     if (entry.updatedAt + keepSettledMs > Date.now()) return;
     await quietly('delete', () => journal.delete(entry.id));
   }
