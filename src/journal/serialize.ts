@@ -113,7 +113,7 @@ export function jsonBody(value: unknown): { type: 'json'; value: unknown } {
   try {
     text = JSON.stringify(value);
   } catch (error) {
-    throw new NotPersistableError('json', `the JSON body cannot be serialised (${String(error)})`);
+    throw new NotPersistableError('json', `the JSON body cannot be serialised (${error})`);
   }
   if (text === undefined)
     throw new NotPersistableError('json', 'the JSON body is not a JSON value');

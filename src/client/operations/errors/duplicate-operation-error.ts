@@ -8,7 +8,7 @@ export class DuplicateOperationError extends OncelyError {
   declare readonly operation: string;
 
   constructor(operation: string) {
-    super('DUPLICATE_OPERATION', `An operation named '${operation}' is already defined`);
+    super('DUPLICATE_OPERATION', `Operation '${operation}' is already defined`);
     this.operation = operation;
   }
 }
