@@ -47,10 +47,12 @@ export function serializeRequest(
   request: RequestDescription,
   options: SerializeOptions = {},
 ): PersistedRequest {
-  const secret = new Set([...SECRET_HEADERS, ...(options.secretHeaders ?? []).map(lower)]);
+  const secret = [...SECRET_HEADERS, ...(options.secretHeaders ?? [])].map((name) =>
+    name.toLowerCase(),
+  );
   const headers: [string, string][] = [];
   for (const [name, value] of new Headers(request.headers)) {
-    if (!secret.has(name)) headers.push([name, value]);
+    if (!secret.includes(name)) headers.push([name, value]);
   }
   const body =
     request.json !== undefined ? jsonBody(request.json) : persistBody(request.body ?? undefined);
@@ -96,10 +98,6 @@ export function deserializeRequest(request: PersistedRequest): RestoredRequest {
     restored = form;
   }
   return { url: request.url, method: request.method, headers, body: restored };
-}
-
-function lower(name: string): string {
-  return name.toLowerCase();
 }
 
 /**
