@@ -12,7 +12,13 @@ import { RetryLimitError, type RetryStop } from './errors/retry-limit-error.ts';
 import { TimeoutError } from './errors/timeout-error.ts';
 import type { ClientHooks } from './events.ts';
 import { isReplayed } from './replayed.ts';
-import { type FetchFunction, type RequestParts, sendAttempt, toRequest } from './transport.ts';
+import {
+  type AttemptLimits,
+  type FetchFunction,
+  type RequestParts,
+  sendAttempt,
+  toRequest,
+} from './transport.ts';
 
 /** Everything one call needs: a fixed key and a factory of fresh requests. */
 export interface AttemptPlan {
@@ -63,18 +69,26 @@ export type AttemptOutcome =
  * `retryable` and `retryAfter` to reschedule. It rejects only with the signal's abort reason.
  */
 export function runAttempts(plan: AttemptPlan): Promise<AttemptOutcome> {
-  const deadline =
-    plan.totalTimeout === false ? Number.POSITIVE_INFINITY : performance.now() + plan.totalTimeout;
+  // The limits every attempt of this call shares: the deadline is the whole call's.
+  const limits: AttemptLimits = {
+    timeout: plan.timeout,
+    deadline:
+      plan.totalTimeout === false
+        ? Number.POSITIVE_INFINITY
+        : performance.now() + plan.totalTimeout,
+    totalTimeout: plan.totalTimeout,
+    signal: plan.signal,
+  };
   const records: AttemptRecord[] = [];
   let first: Promise<Response | AttemptFailure>;
   try {
-    first = tryAttempt(plan, 1, deadline, records);
+    first = tryAttempt(plan, 1, limits, records);
   } catch (error) {
     return Promise.reject(error);
   }
   return first.then((result) =>
     'error' in result
-      ? afterFirst(plan, deadline, records, result)
+      ? afterFirst(plan, limits, records, result)
       : succeed(plan, result, 1, records, 0),
   );
 }
@@ -87,14 +101,10 @@ function requestFor(plan: AttemptPlan, attempt: number): Request | RequestParts 
   return request;
 }
 
-function limitsOf(plan: AttemptPlan, deadline: number) {
-  return { timeout: plan.timeout, deadline, totalTimeout: plan.totalTimeout, signal: plan.signal };
-}
-
 /** The rest of a call whose first attempt failed: give up, or let p-retry run the retries. */
 async function afterFirst(
   plan: AttemptPlan,
-  deadline: number,
+  limits: AttemptLimits,
   records: AttemptRecord[],
   first: AttemptFailure,
 ): Promise<AttemptOutcome> {
@@ -114,7 +124,7 @@ async function afterFirst(
         // p-retry numbers its own attempts; the first was already made above.
         if (attemptNumber === 1) throw first.error;
         attempt = attemptNumber;
-        const result = await tryAttempt(plan, attemptNumber, deadline, records);
+        const result = await tryAttempt(plan, attemptNumber, limits, records);
         if (!('error' in result)) return result;
         last = result;
         // A failure no retry can change ends the loop as a result, not as p-retry's AbortError.
@@ -127,7 +137,7 @@ async function afterFirst(
         signal: plan.signal,
         shouldRetry: async () => {
           const failure = last;
-          const decision = decide(plan, failure, deadline);
+          const decision = decide(plan, failure, limits.deadline);
           if (typeof decision !== 'number') {
             stop = decision;
             return false;
@@ -203,10 +213,10 @@ function decide(
 function tryAttempt(
   plan: AttemptPlan,
   attempt: number,
-  deadline: number,
+  limits: AttemptLimits,
   records: AttemptRecord[],
 ): Promise<Response | AttemptFailure> {
-  const sent = sendAttempt(plan.fetch, requestFor(plan, attempt), limitsOf(plan, deadline));
+  const sent = sendAttempt(plan.fetch, requestFor(plan, attempt), limits);
   return sent.then<Response | AttemptFailure, AttemptFailure>(
     (response) => (response.ok ? response : failureOf(plan, attempt, response, records)),
     (error: unknown) => failureFrom(attempt, error, records),
