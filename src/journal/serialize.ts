@@ -84,19 +84,15 @@ export function deserializeRequest(request: PersistedRequest): RestoredRequest {
   const headers = new Headers(request.headers);
   const body = request.body;
   let restored: BodyInit | undefined;
-  if (body === undefined) restored = undefined;
-  else if (body.type === 'json') {
+  if (body?.type === 'json') {
     restored = JSON.stringify(body.value);
     if (!headers.has('content-type')) headers.set('content-type', 'application/json');
-  } else if (body.type === 'text') restored = body.value;
-  else if (body.type === 'params') restored = new URLSearchParams(body.value);
-  else if (body.type === 'bytes') restored = new Uint8Array(body.value);
-  else if (body.type === 'blob') restored = body.value;
-  else {
-    const form = new FormData();
-    for (const [name, value] of body.value) form.append(name, value);
-    restored = form;
-  }
+  } else if (body?.type === 'params') restored = new URLSearchParams(body.value);
+  else if (body?.type === 'bytes') restored = new Uint8Array(body.value);
+  else if (body?.type === 'form') {
+    restored = new FormData();
+    for (const [name, value] of body.value) restored.append(name, value);
+  } else restored = body?.value; // text, a Blob, or none
   return { url: request.url, method: request.method, headers, body: restored };
 }
 
