@@ -11,15 +11,9 @@ export const REPLAYED_HEADER = 'Idempotent-Replayed';
 /** How a key is written in the header: as is, or as an RFC 8941 sf-string (`"…"`, as the draft writes it). */
 export type KeyFormat = 'token' | 'sf-string';
 
-/**
- * The problem type of a request sent without a key: the one the client recognises (it becomes
- * `KeyRequiredError`). A constant of its own, so that a client bundle takes it without the others.
- */
-export const MISSING_KEY_PROBLEM = 'idempotency-key-missing';
-
 /** Stable problem type URIs, documented in `docs/server.md`. */
 export const PROBLEM_TYPES = {
-  missing: MISSING_KEY_PROBLEM,
+  missing: 'idempotency-key-missing',
   invalid: 'idempotency-key-invalid',
   inUse: 'idempotency-key-in-use',
   reused: 'idempotency-key-reused',
@@ -80,3 +74,10 @@ export function parseKeyHeader(value: string): ParsedKeyHeader {
   }
   return { ok: false, reason: 'unterminated sf-string' };
 }
+
+/**
+ * The problem type of a request sent without a key: the one the client recognises (it becomes
+ * `KeyRequiredError`). A constant of its own, so that a client bundle takes it without the other
+ * types; its type keeps it equal to `PROBLEM_TYPES.missing`.
+ */
+export const MISSING_KEY_PROBLEM: typeof PROBLEM_TYPES.missing = 'idempotency-key-missing';

@@ -22,10 +22,9 @@ export const ENTRY_STATE = {
   expired: 'expired',
 } as const;
 
-/**
- * One of {@link ENTRY_STATE}'s values. Code inside oncely writes states as literals of this type
- * (checked all the same), so that a client bundle need not carry the object.
- */
+/** One of {@link ENTRY_STATE}'s values. */
+// oncely's own code writes states as literals of this type (checked all the same), so that a
+// client bundle need not carry the ENTRY_STATE object.
 export type EntryState = (typeof ENTRY_STATE)[keyof typeof ENTRY_STATE];
 
 /** True for states `resume()` runs again. */
