@@ -98,7 +98,7 @@ function requestSettings(request: Request): RequestInit {
  * The absolute URL. Parsed here, before any attempt, so that a malformed or (outside a browser)
  * relative URL throws fetch's TypeError at once instead of failing every attempt as a network error.
  */
-function resolveUrl(input: string | URL, baseUrl: string | URL | undefined): string {
+export function resolveUrl(input: string | URL, baseUrl: string | URL | undefined): string {
   if (input instanceof URL && baseUrl === undefined) return input.href;
   const base = baseUrl ?? (globalThis as { location?: { href: string } }).location?.href;
   // An absolute URL needs only checking: fetch parses it again anyway (canParse builds no URL).

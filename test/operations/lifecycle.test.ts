@@ -95,6 +95,17 @@ describe('op.run', () => {
     expect(calls).toEqual([]);
   });
 
+  it('refuses a URL that cannot be resolved with TypeError before writing or sending anything', async () => {
+    const { journal, calls } = spyJournal(memoryJournal());
+    const client = opsClient({ journal });
+    const op = client.operation('bad-url', {
+      request: () => ({ url: 'http://[not-a-host/charges', method: 'POST', json: {} }),
+    });
+    await expect(op.run(undefined)).rejects.toThrow(TypeError);
+    await expect(op.run(undefined, { durable: false })).rejects.toThrow(TypeError);
+    expect(calls).toEqual([]);
+  });
+
   it('never writes Authorization, Cookie, Proxy-Authorization or a marked header, but sends them', async () => {
     const journal = memoryJournal();
     const { sent, handler } = recorder(journal);

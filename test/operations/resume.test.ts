@@ -118,6 +118,34 @@ describe('client.resume()', () => {
     expect(await journal.list()).toEqual([]);
   });
 
+  it('settles as failed a journaled request that cannot be built, and goes on with the others', async () => {
+    const { keys } = charges();
+    const journal = memoryJournal();
+    const broken = orphan({
+      request: { url: 'http://[not-a-host/charges', method: 'POST', headers: [] },
+    });
+    const sound = orphan({ createdAt: broken.createdAt + 1 });
+    await journal.put(broken);
+    await journal.put(sound);
+    const errors: unknown[] = [];
+    const client = opsClient({ journal });
+    client.operation('charge', {
+      request: () => ({ url: '/charges' }),
+      onError: (error) => {
+        errors.push(error);
+      },
+    });
+    const summary = await client.resume();
+    expect(summary.failed.map((f) => [f.id, f.error instanceof TypeError])).toEqual([
+      [broken.id, true],
+    ]);
+    expect(summary.succeeded.map((s) => s.id)).toEqual([sound.id]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(TypeError);
+    expect(keys).toEqual([sound.key]);
+    expect(await journal.list()).toEqual([]);
+  });
+
   it('keeps and reports an operation whose name has no definition, never sending or dropping it', async () => {
     const { keys } = charges();
     const journal = memoryJournal();

@@ -12,6 +12,7 @@ import { memoryJournal } from '../../journal/memory.ts';
 import { deserializeRequest, jsonBody, serializeRequest } from '../../journal/serialize.ts';
 import { randomV4Key } from '../../key/random-v4.ts';
 import { assertValidKey } from '../../key/validate.ts';
+import { resolveUrl } from '../prepare-request.ts';
 import { backgroundDelay } from './background-delay.ts';
 import type { SendContext } from './context.ts';
 import type {
@@ -140,6 +141,8 @@ export function createOperations(context: SendContext, options: OperationsOption
     const key = definition.key
       ? assertValidKey(await definition.key(input))
       : context.generateKey();
+    // A URL that cannot be resolved throws fetch's TypeError now, before anything is written.
+    resolveUrl(description.url, context.baseUrl);
     if ((runOptions.durable ?? definition.durable) === false) {
       return runUndurable(name, definition, description, input, key, runOptions.signal);
     }

@@ -1,7 +1,7 @@
 import { RetryAfterTooLongError } from '../errors/retry-after-too-long-error.ts';
 import { RetryLimitError } from '../errors/retry-limit-error.ts';
 import { TimeoutError } from '../errors/timeout-error.ts';
-import { prepareRequest } from '../prepare-request.ts';
+import { type PreparedRequest, prepareRequest } from '../prepare-request.ts';
 import type { SendContext } from './context.ts';
 
 /**
@@ -51,11 +51,18 @@ export async function sendOperation(
   }
   // As a client call is built: the client's headers, then the request's own, then the key.
   const { url, ...request } = sendable;
-  const prepared = await prepareRequest(
-    url,
-    { ...request, idempotencyKey: key, signal },
-    { ...context, headers },
-  );
+  let prepared: PreparedRequest;
+  try {
+    prepared = await prepareRequest(
+      url,
+      { ...request, idempotencyKey: key, signal },
+      { ...context, headers },
+    );
+  } catch (error) {
+    // A journaled request that cannot be built (a URL edited by hand, or no longer resolvable):
+    // no retry can send it, so it settles as failed instead of stopping every resume pass.
+    return { kind: 'failed', error: asError(error), attempts: 0 };
+  }
   const outcome = await context.attempt(prepared);
   // One record per failed attempt, numbered from 1; a success is one attempt more.
   const attempts = outcome.attempts.length + (outcome.ok ? 1 : 0);
