@@ -124,8 +124,13 @@ describe('client.resume()', () => {
     const broken = orphan({
       request: { url: 'http://[not-a-host/charges', method: 'POST', headers: [] },
     });
-    const sound = orphan({ createdAt: broken.createdAt + 1 });
+    const badHeader = orphan({
+      request: { url: `${BASE}/charges`, method: 'POST', headers: [['bad header', 'x']] },
+      createdAt: broken.createdAt + 1,
+    });
+    const sound = orphan({ createdAt: broken.createdAt + 2 });
     await journal.put(broken);
+    await journal.put(badHeader);
     await journal.put(sound);
     const errors: unknown[] = [];
     const client = opsClient({ journal });
@@ -138,10 +143,11 @@ describe('client.resume()', () => {
     const summary = await client.resume();
     expect(summary.failed.map((f) => [f.id, f.error instanceof TypeError])).toEqual([
       [broken.id, true],
+      [badHeader.id, true],
     ]);
     expect(summary.succeeded.map((s) => s.id)).toEqual([sound.id]);
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toBeInstanceOf(TypeError);
+    expect(errors).toHaveLength(2);
+    for (const error of errors) expect(error).toBeInstanceOf(TypeError);
     expect(keys).toEqual([sound.key]);
     expect(await journal.list()).toEqual([]);
   });

@@ -9,7 +9,12 @@ import {
 } from '../../journal/index.ts';
 import { JournalError } from '../../journal/journal-error.ts';
 import { memoryJournal } from '../../journal/memory.ts';
-import { deserializeRequest, jsonBody, serializeRequest } from '../../journal/serialize.ts';
+import {
+  deserializeRequest,
+  jsonBody,
+  type RestoredRequest,
+  serializeRequest,
+} from '../../journal/serialize.ts';
 import { randomV4Key } from '../../key/random-v4.ts';
 import { assertValidKey } from '../../key/validate.ts';
 import { resolveUrl } from '../prepare-request.ts';
@@ -29,7 +34,7 @@ import { withOperationLock } from './operation-lock.ts';
 import type { OperationsOptions } from './options.ts';
 import type { ResumedOperation, ResumeSummary } from './resume-summary.ts';
 import { createScheduler } from './scheduler.ts';
-import { type Settlement, sendOperation } from './send-operation.ts';
+import { type Settlement, sendOperation, unbuildable } from './send-operation.ts';
 
 const DEFAULT_LIFETIME_MS = 23 * 60 * 60 * 1000;
 
@@ -331,7 +336,12 @@ export function createOperations(context: SendContext, options: OperationsOption
 
   /** Sends a journaled operation: its journaled request and key, and this session's secrets. */
   function send(entry: JournalEntry, signal: AbortSignal | undefined): Promise<Settlement> {
-    const request = deserializeRequest(entry.request);
+    let request: RestoredRequest;
+    try {
+      request = deserializeRequest(entry.request);
+    } catch (error) {
+      return Promise.resolve(unbuildable(error));
+    }
     // The headers the journal must not hold are sent from memory, by the session that has them.
     const own = live.get(entry.id)?.headers;
     if (own) for (const [name, value] of own) request.headers.set(name, value);

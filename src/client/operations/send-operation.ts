@@ -59,9 +59,7 @@ export async function sendOperation(
       { ...context, headers },
     );
   } catch (error) {
-    // A journaled request that cannot be built (a URL edited by hand, or no longer resolvable):
-    // no retry can send it, so it settles as failed instead of stopping every resume pass.
-    return { kind: 'failed', error: asError(error), attempts: 0 };
+    return unbuildable(error);
   }
   const outcome = await context.attempt(prepared);
   // One record per failed attempt, numbered from 1; a success is one attempt more.
@@ -76,6 +74,14 @@ export async function sendOperation(
     return { kind: 'pending', error, attempts, retryAt };
   }
   return { kind: 'failed', error, attempts };
+}
+
+/**
+ * A journaled request that cannot be built (a URL or header edited by hand, or no longer
+ * resolvable): no retry can send it, so it settles as failed instead of stopping every resume pass.
+ */
+export function unbuildable(error: unknown): Settlement {
+  return { kind: 'failed', error: asError(error), attempts: 0 };
 }
 
 function asError(error: unknown): Error {
