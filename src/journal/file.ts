@@ -325,15 +325,23 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
     });
   }
 
-  /** The record's log line, and a copy for the index that later changes to `entry` cannot reach. */
-  async function encode(
-    entry: JournalEntry,
-    action: JournalAction,
-  ): Promise<{ line: string; copy: JournalEntry }> {
+  /**
+   * A copy of a record or patch, taken when the call is made: the write may wait behind others,
+   * and a change the caller makes to its object meanwhile must not reach the journal.
+   */
+  function snapshot<T>(value: T, id: string, action: JournalAction): T {
     try {
-      // structuredClone first: it refuses what JSON would silently drop (a function in `input`).
-      const copy = structuredClone(entry);
-      return { line: await putLine(entry), copy };
+      // structuredClone: it refuses what JSON would silently drop (a function in `input`).
+      return structuredClone(value);
+    } catch (error) {
+      throw fail(action, `Record ${id} cannot be written`, error);
+    }
+  }
+
+  /** The record's log line. */
+  async function lineOf(entry: JournalEntry, action: JournalAction): Promise<string> {
+    try {
+      return await putLine(entry);
     } catch (error) {
       throw fail(action, `Record ${entry.id} cannot be written`, error);
     }
@@ -345,19 +353,31 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
     path,
     open: () => ready('open'),
     put(entry) {
+      let copy: JournalEntry;
+      try {
+        copy = snapshot(entry, entry.id, 'put');
+      } catch (error) {
+        return Promise.reject(error);
+      }
       return mutate('put', async () => {
-        const { line, copy } = await encode(entry, 'put');
-        records.set(entry.id, copy);
-        lines.set(entry.id, line);
+        const line = await lineOf(copy, 'put');
+        records.set(copy.id, copy);
+        lines.set(copy.id, line);
         return { line, result: undefined };
       });
     },
     update(id: string, patch: JournalPatch) {
+      let given: JournalPatch;
+      try {
+        given = snapshot(patch, id, 'update');
+      } catch (error) {
+        return Promise.reject(error);
+      }
       return mutate('update', async () => {
         const entry = records.get(id);
         if (entry === undefined) return { result: undefined };
-        const next = applyPatch(entry, patch, now());
-        const { line } = await encode(next, 'update');
+        const next = applyPatch(entry, given, now());
+        const line = await lineOf(next, 'update');
         records.set(id, next);
         lines.set(id, line);
         return { line, result: structuredClone(next) };

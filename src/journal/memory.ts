@@ -24,8 +24,8 @@ export function memoryJournal(options: MemoryJournalOptions = {}): Journal {
     // Copies in and out (structuredClone(undefined) is undefined).
     get: async (id) => structuredClone(records.get(id)),
     all: async () => structuredClone([...records.values()]),
-    // A record that cannot be copied throws here, and nothing of it is kept.
-    put: (entry) => void records.set(entry.id, structuredClone(entry)),
+    // Copied by storeJournal when put() was called (a record that cannot be copied fails there).
+    put: (entry) => void records.set(entry.id, entry),
     delete: async (id) => records.delete(id),
   };
   // One transaction at a time, in call order: an update reads and writes with nothing in between.
@@ -42,6 +42,9 @@ export function memoryJournal(options: MemoryJournalOptions = {}): Journal {
       return done;
     },
     lock: localLock(),
-    close: () => records.clear(),
+    // After the calls already queued, which then still see the records.
+    close: () => {
+      last = last.then(() => records.clear());
+    },
   });
 }

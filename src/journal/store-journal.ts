@@ -12,7 +12,7 @@ import { type JournalAction, JournalError } from './journal-error.ts';
 export interface StoredRecords {
   get(id: string): Promise<JournalEntry | undefined>;
   all(): Promise<JournalEntry[]>;
-  /** Writes `entry` under its id, replacing any record there. */
+  /** Writes `entry` (the journal's own copy) under its id, replacing any record there. */
   put(entry: JournalEntry): void;
   /** @returns false when there was no record `id`. */
   delete(id: string): Promise<boolean>;
@@ -44,14 +44,21 @@ export function storeJournal(store: RecordStore): Journal {
   const now = store.now ?? Date.now;
   let closed = false;
 
-  async function call<T>(
+  /**
+   * One transaction. `given` (a record or a patch from the caller) is copied here, at the call:
+   * the transaction may run later, and a change the caller makes to its object meanwhile must
+   * not reach the journal.
+   */
+  async function call<T, Given = undefined>(
     action: JournalAction,
     write: boolean,
-    work: (records: StoredRecords) => Promise<T> | T,
+    work: (records: StoredRecords, given: Given) => Promise<T> | T,
+    given?: Given,
   ): Promise<T> {
     if (closed) throw new JournalError(action, `The journal ${store.name} is closed`);
     try {
-      return await store.transact(write, work);
+      const copy = structuredClone(given) as Given;
+      return await store.transact(write, (records) => work(records, copy));
     } catch (error) {
       throw new JournalError(action, `The journal ${store.name} failed to ${action}: ${error}`, {
         cause: error,
@@ -63,15 +70,20 @@ export function storeJournal(store: RecordStore): Journal {
     kind: store.kind,
     durable: store.durable,
     open: () => call('open', false, () => undefined),
-    put: (entry) => call('put', true, (records) => records.put(entry)),
+    put: (entry) => call('put', true, (records, copy) => records.put(copy), entry),
     update: (id, patch) =>
-      call('update', true, async (records) => {
-        const entry = await records.get(id);
-        if (entry === undefined) return undefined;
-        const next = applyPatch(entry, patch, now());
-        records.put(next);
-        return next;
-      }),
+      call(
+        'update',
+        true,
+        async (records, copy) => {
+          const entry = await records.get(id);
+          if (entry === undefined) return undefined;
+          const next = applyPatch(entry, copy, now());
+          records.put(next);
+          return next;
+        },
+        patch,
+      ),
     delete: (id) => call('delete', true, (records) => records.delete(id)),
     get: (id) => call('read', false, (records) => records.get(id)),
     list: async () => (await call('read', false, (records) => records.all())).sort(byCreation),

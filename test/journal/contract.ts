@@ -145,6 +145,23 @@ export function testJournal(
       expect((await journal.get(entry.id))?.state).toBe('pending');
     });
 
+    it('copies a record and a patch at the call, not when the write runs', async () => {
+      const { journal } = await setup();
+      const entry = makeEntry();
+      const put = journal.put(entry);
+      entry.attempts = 99;
+      entry.request.headers.push(['authorization', 'Bearer secret']);
+      await put;
+      const stored = await journal.get(entry.id);
+      expect(stored?.attempts).toBe(0);
+      expect(JSON.stringify(stored)).not.toContain('secret');
+      const patch = { attempts: 1 };
+      const update = journal.update(entry.id, patch);
+      patch.attempts = 7;
+      await update;
+      expect((await journal.get(entry.id))?.attempts).toBe(1);
+    });
+
     it('keeps binary bodies: bytes, typed-array views and Blobs', async () => {
       const { journal } = await setup();
       const buffer = new Uint8Array([0, 1, 2, 250, 255, 10, 13]).buffer;
