@@ -135,7 +135,9 @@ async function afterFirst(
         retries: plan.policy.attempts - 1,
         minTimeout: 0, // oncely computes the wait itself: full jitter, Retry-After
         signal: plan.signal,
-        shouldRetry: async () => {
+        shouldRetry: async ({ error }) => {
+          // Not an attempt's failure: a hook or createRequest threw. It fails the call.
+          if (error !== last.error) return false;
           const failure = last;
           const decision = decide(plan, failure, limits.deadline);
           if (typeof decision !== 'number') {

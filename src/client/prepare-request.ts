@@ -67,6 +67,7 @@ export function prepareRequest(
     else if (!merged.has('content-type')) merged.set('content-type', 'application/json');
   }
 
+  assertFetchable(url, method, body != null);
   const key = chooseKey(idempotencyKey, merged, method, defaults.generateKey);
   if (key !== undefined) {
     const value = formatKeyHeader(key, defaults.keyFormat);
@@ -86,6 +87,20 @@ export function prepareRequest(
     return input.arrayBuffer().then(finish);
   if (body instanceof ReadableStream) return new Response(body).arrayBuffer().then(finish);
   return finish(body);
+}
+
+/**
+ * Throws fetch's own TypeError for a request it refuses to send (a malformed or forbidden method,
+ * a body on GET or HEAD) before the first attempt: the refusal would otherwise look like a network
+ * error and be retried. A Request is built only when the check can fail, not on the common path.
+ * `method` is upper case.
+ */
+export function assertFetchable(url: string, method: string, hasBody: boolean): void {
+  if (
+    !/^(POST|PUT|PATCH|DELETE|OPTIONS)$/.test(method) &&
+    (hasBody || !/^(GET|HEAD)$/.test(method))
+  )
+    void new Request(url, { method, body: hasBody ? '' : null });
 }
 
 /** What a Request input carries besides its URL, method, headers, body and signal. */

@@ -89,6 +89,43 @@ describe('typed errors', () => {
   });
 });
 
+describe('a hook that throws', () => {
+  it('fails the call with its error, on a retry too, and nothing more is sent or retried', async () => {
+    let calls = 0;
+    server.use(
+      http.post(`${BASE}/hook`, () => {
+        calls++;
+        return new HttpResponse(null, { status: 503 });
+      }),
+    );
+    const retries: RetryEvent[] = [];
+    const broken = new Error('attempt hook broke');
+    const client = testClient({
+      hooks: {
+        attempt: (e) => {
+          if (e.attempt === 2) throw broken;
+        },
+        retry: (e) => retries.push(e),
+      },
+    });
+    await expect(client.post('/hook', { idempotencyKey: 'hook-1' })).rejects.toBe(broken);
+    expect(calls).toBe(1);
+    expect(retries.map((e) => e.attempt)).toEqual([1]);
+  });
+});
+
+describe('fetch refusals', () => {
+  it('a GET with a body or a forbidden method throws TypeError at once, never retried', async () => {
+    let calls = 0;
+    server.use(http.all(`${BASE}/refused`, () => void calls++));
+    const client = testClient();
+    await expect(client.get('/refused', { body: 'x' })).rejects.toThrow(TypeError);
+    await expect(client.fetch('/refused', { method: 'TRACE' })).rejects.toThrow(TypeError);
+    await expect(client.fetch('/refused', { method: 'BAD METHOD' })).rejects.toThrow(TypeError);
+    expect(calls).toBe(0);
+  });
+});
+
 describe('events carry the key', () => {
   it('attempt, retry, replay and give-up', async () => {
     const attempts: AttemptEvent[] = [];

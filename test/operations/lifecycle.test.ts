@@ -95,15 +95,24 @@ describe('op.run', () => {
     expect(calls).toEqual([]);
   });
 
-  it('refuses a URL that cannot be resolved with TypeError before writing or sending anything', async () => {
+  it('refuses what fetch would (a bad URL or method, a GET with a body) with TypeError before writing or sending anything', async () => {
     const { journal, calls } = spyJournal(memoryJournal());
+    let sent = 0;
+    server.use(http.all(`${BASE}/*`, () => void sent++));
     const client = opsClient({ journal });
-    const op = client.operation('bad-url', {
-      request: () => ({ url: 'http://[not-a-host/charges', method: 'POST', json: {} }),
-    });
-    await expect(op.run(undefined)).rejects.toThrow(TypeError);
-    await expect(op.run(undefined, { durable: false })).rejects.toThrow(TypeError);
+    const refused = [
+      { url: 'http://[not-a-host/charges', method: 'POST', json: {} },
+      { url: '/charges', method: 'GET', body: 'x' },
+      { url: '/charges', method: 'TRACE' },
+      { url: '/charges', method: 'BAD METHOD' },
+    ];
+    for (const [i, request] of refused.entries()) {
+      const op = client.operation(`refused-${i}`, { request: () => request });
+      await expect(op.run(undefined)).rejects.toThrow(TypeError);
+      await expect(op.run(undefined, { durable: false })).rejects.toThrow(TypeError);
+    }
     expect(calls).toEqual([]);
+    expect(sent).toBe(0);
   });
 
   it('never writes Authorization, Cookie, Proxy-Authorization or a marked header, but sends them', async () => {

@@ -128,9 +128,14 @@ describe('client.resume()', () => {
       request: { url: `${BASE}/charges`, method: 'POST', headers: [['bad header', 'x']] },
       createdAt: broken.createdAt + 1,
     });
-    const sound = orphan({ createdAt: broken.createdAt + 2 });
+    const badMethod = orphan({
+      request: { url: `${BASE}/charges`, method: 'TRACE', headers: [] },
+      createdAt: broken.createdAt + 2,
+    });
+    const sound = orphan({ createdAt: broken.createdAt + 3 });
     await journal.put(broken);
     await journal.put(badHeader);
+    await journal.put(badMethod);
     await journal.put(sound);
     const errors: unknown[] = [];
     const client = opsClient({ journal });
@@ -144,9 +149,10 @@ describe('client.resume()', () => {
     expect(summary.failed.map((f) => [f.id, f.error instanceof TypeError])).toEqual([
       [broken.id, true],
       [badHeader.id, true],
+      [badMethod.id, true],
     ]);
     expect(summary.succeeded.map((s) => s.id)).toEqual([sound.id]);
-    expect(errors).toHaveLength(2);
+    expect(errors).toHaveLength(3);
     for (const error of errors) expect(error).toBeInstanceOf(TypeError);
     expect(keys).toEqual([sound.key]);
     expect(await journal.list()).toEqual([]);

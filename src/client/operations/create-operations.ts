@@ -17,16 +17,10 @@ import {
 } from '../../journal/serialize.ts';
 import { randomV4Key } from '../../key/random-v4.ts';
 import { assertValidKey } from '../../key/validate.ts';
-import { resolveUrl } from '../prepare-request.ts';
+import { assertFetchable, resolveUrl } from '../prepare-request.ts';
 import { backgroundDelay } from './background-delay.ts';
 import type { SendContext } from './context.ts';
-import type {
-  Operation,
-  OperationDefinition,
-  OperationInfo,
-  OperationRequest,
-  RunOptions,
-} from './definition.ts';
+import type { Operation, OperationDefinition, OperationInfo, RunOptions } from './definition.ts';
 import { ClientClosedError } from './errors/client-closed-error.ts';
 import { DuplicateOperationError } from './errors/duplicate-operation-error.ts';
 import { OperationPendingError } from './errors/operation-pending-error.ts';
@@ -146,10 +140,17 @@ export function createOperations(context: SendContext, options: OperationsOption
     const key = definition.key
       ? assertValidKey(await definition.key(input))
       : context.generateKey();
-    // A URL that cannot be resolved throws fetch's TypeError now, before anything is written.
-    resolveUrl(description.url, context.baseUrl);
+    // What fetch would refuse (a URL it cannot resolve, a bad method, a GET with a body) throws
+    // its TypeError now, before anything is written or sent.
+    const hasBody = description.json !== undefined || description.body != null;
+    const method = (description.method ?? (hasBody ? 'POST' : 'GET')).toUpperCase();
+    assertFetchable(resolveUrl(description.url, context.baseUrl), method, hasBody);
     if ((runOptions.durable ?? definition.durable) === false) {
-      return runUndurable(name, definition, description, input, key, runOptions.signal);
+      // Sent as described: any body, secrets included.
+      const request = { ...description, url: String(description.url), method };
+      const settlement = await sendOperation(context, request, key, runOptions.signal);
+      const info = { id: '', name, key, attempts: settlement.attempts, detached: false };
+      return deliver(definition, input, settlement, info);
     }
     // Throws NotPersistableError for a stream body, before anything is written or sent.
     const request = serializeRequest(description, { secretHeaders });
@@ -185,24 +186,6 @@ export function createOperations(context: SendContext, options: OperationsOption
       }
     });
     return conclude(entry, definition, input, settlement, false);
-  }
-
-  async function runUndurable(
-    name: string,
-    definition: AnyDefinition,
-    description: OperationRequest,
-    input: unknown,
-    key: string,
-    signal: AbortSignal | undefined,
-  ): Promise<Response> {
-    // Sent as described: any body, secrets included. A description's method defaults to POST
-    // when it has a body.
-    const { json, body } = description;
-    const method = description.method ?? (json !== undefined || body != null ? 'POST' : 'GET');
-    const request = { ...description, url: String(description.url), method };
-    const settlement = await sendOperation(context, request, key, signal);
-    const info = { id: '', name, key, attempts: settlement.attempts, detached: false };
-    return deliver(definition, input, settlement, info);
   }
 
   /** Records the outcome in the journal and tells the definition; returns or throws for a caller. */
