@@ -32,8 +32,9 @@ export interface AttemptLimits {
 /**
  * Sends one request and returns whatever response arrives, whatever its status. It throws the
  * caller's abort reason as fetch does, a {@link TimeoutError} when a limit ends the attempt, and
- * a {@link NetworkError} for any other rejection: the request itself was built before, so a
- * rejection here means no response arrived.
+ * a {@link NetworkError} for any other rejection: what fetch refuses to send was refused before
+ * the first attempt (prepareRequest's `assertFetchable`), so a rejection here means no response
+ * arrived.
  */
 export async function sendAttempt(
   fetchFunction: FetchFunction,
