@@ -1,5 +1,5 @@
 /** `oncely/server/fastify`: the idempotency helper as a Fastify 5 plugin or route hooks. */
-import { Transform } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Claim } from '../core/claim.ts';
 import { createEngine, type Engine } from '../core/engine.ts';
@@ -209,7 +209,9 @@ async function capture(claim: Claim, reply: FastifyReply, payload: unknown): Pro
     await claim.complete({ status, headers: reply.getHeaders(), body: payload });
     return payload;
   }
-  if (isNodeStream(payload)) return payload.pipe(captureTransform(claim, reply));
+  // pipeline, not pipe: an error of the handler's stream reaches the stream Fastify sends (which
+  // then ends the reply as bare Fastify does), and destroying it releases the key.
+  if (isNodeStream(payload)) return pipeline(payload, captureTransform(claim, reply), () => {});
   // A web ReadableStream or Response payload: sent as is, not stored.
   await claim.release(RELEASE_REASONS.aborted, status);
   return payload;
@@ -254,7 +256,8 @@ function captureTransform(claim: Claim, reply: FastifyReply): Transform {
 function sendPlain(reply: FastifyReply, plain: PlainResponse): FastifyReply {
   reply.code(plain.status);
   setHeaders(reply, plain);
-  return reply.send(toBuffer(plain.body));
+  // No payload for an empty body: Fastify would give an empty Buffer a Content-Type of its own.
+  return plain.body.byteLength === 0 ? reply.send() : reply.send(toBuffer(plain.body));
 }
 
 function setHeaders(reply: FastifyReply, plain: PlainResponse): void {

@@ -102,6 +102,48 @@ describe('fastify adapter', () => {
     expect(runs).toBe(3);
   });
 
+  it('survives a stream payload that errors: the reply ends as bare Fastify ends it, the key is released', async () => {
+    const instance = Fastify();
+    await instance.register(idempotency({ scope: () => 't', logger: { warn() {} } }));
+    let runs = 0;
+    instance.post('/stream', async (_request, reply) => {
+      runs++;
+      let n = 0;
+      const body = new Readable({
+        read() {
+          if (n++ < 2) this.push('chunk\n');
+          else this.destroy(new Error('db cursor failed'));
+        },
+      });
+      reply.code(201).type('text/plain');
+      return reply.send(body);
+    });
+    const { url, close } = await listen(instance);
+    onTestFinished(close);
+    const send = () =>
+      fetch(`${url}/stream`, { method: 'POST', headers: { 'idempotency-key': 'k' }, body: 'b' })
+        .then((response) => response.text())
+        .catch((error: unknown) => error);
+    expect(await send()).toBeInstanceOf(Error);
+    expect(await send()).toBeInstanceOf(Error);
+    expect(runs).toBe(2);
+  });
+
+  it('replays an empty body without a Content-Type the original did not have', async () => {
+    const instance = Fastify();
+    await instance.register(idempotency({ scope: () => 't', logger: { warn() {} } }));
+    instance.post('/empty', async (_request, reply) => reply.code(201).send());
+    const { url, close } = await listen(instance);
+    onTestFinished(close);
+    const send = () =>
+      fetch(`${url}/empty`, { method: 'POST', headers: { 'idempotency-key': 'e' }, body: 'b' });
+    const first = await send();
+    const again = await send();
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('content-type')).toBe(first.headers.get('content-type'));
+    expect(await again.text()).toBe('');
+  });
+
   it('guards the routes of the context it is registered in, not its parent', async () => {
     const instance = Fastify();
     await instance.register(async (child) => {
