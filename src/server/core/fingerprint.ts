@@ -6,6 +6,35 @@ import { createHash, hash } from 'node:crypto';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+// JSON.parse source text access and JSON.rawJSON (V8 11.4, Node 21+; ES2026, so not in
+// TypeScript's ES2023 lib): a reviver sees each number's text, and a raw JSON value is written by
+// JSON.stringify as that text. Where either is missing, bodies that need them are compared by
+// their bytes (see canonicalBody).
+interface RawJson {
+  readonly rawJSON: string;
+}
+interface JsonWithSource {
+  parse(
+    text: string,
+    reviver: (key: string, value: unknown, context: { source?: string }) => unknown,
+  ): unknown;
+  rawJSON?: (text: string) => RawJson;
+  isRawJSON?: (value: unknown) => value is RawJson;
+}
+const json = JSON as unknown as JsonWithSource;
+const rawJson = json.rawJSON;
+const isRawJson = json.isRawJSON;
+
+/**
+ * Could the text hold a number that a double does not keep: 16 or more digits and dots (more
+ * significant digits than a double keeps, or an integer above 2^53), or an exponent of 3 or more
+ * digits (beyond a double's range)? Anchored where a JSON number can start (the text's start, or
+ * after `:`, `,` or `[`), so ids and hex inside strings rarely match; a match inside a string only
+ * costs the exact parse. Without a match, every number has at most 15 significant digits and a
+ * 2-digit exponent: a double keeps its value, and JSON.stringify writes that value back.
+ */
+const DOUBLE_MAY_NOT_HOLD = /(?:^|[,:[])\s*-?(?:[\d.]{16}|[\d.]+[eE][+-]?\d{3})/;
+
 /** True for `application/json` and any `application/…+json`, parameters ignored. */
 export function isJsonContentType(contentType: string | undefined): boolean {
   if (!contentType) return false;
@@ -38,6 +67,8 @@ function inCanonicalOrder(value: object): boolean {
   }
   // A toJSON method (a Date from another parser) would make stringify write something else.
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  // A raw JSON value (a number a double does not keep, see canonicalBody) passes too, with no
+  // check of its own: its one key, `rawJSON`, holds a string, and stringify writes its text.
   const object = value as Record<string, unknown>;
   const keys = Object.keys(object);
   for (let i = 0; i < keys.length; i++) {
@@ -71,6 +102,8 @@ function sortedJson(value: unknown): string {
   }
   const object = value as Record<string, unknown>;
   const keys = Object.keys(object).sort();
+  // A raw JSON value is a number token, not an object; it has one key, so only those are asked.
+  if (keys.length === 1 && keys[0] === 'rawJSON' && isRawJson?.(value)) return value.rawJSON;
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
@@ -112,9 +145,51 @@ function canonicalBody(input: FingerprintInput): string | undefined {
     if (input.body === undefined || !isJsonContentType(input.contentType)) return undefined;
     const text = typeof input.body === 'string' ? input.body : decoder.decode(input.body);
     if (text.length === 0) return undefined;
-    return canonicalJson(JSON.parse(text));
+    if (!DOUBLE_MAY_NOT_HOLD.test(text)) return canonicalJson(JSON.parse(text));
+    // JSON.parse would round 9007199254740993 to …992 and read 1e400 as Infinity (written null):
+    // two bodies would share a print, and a reused key would replay the other request's answer.
+    // Without source text access, the bytes are compared instead: still no false match.
+    if (rawJson === undefined || isRawJson === undefined) return undefined;
+    return canonicalJson(json.parse(text, exactNumbers));
   } catch {
     // Not JSON after all (or nested deeper than the stack): compare the bytes instead.
     return undefined;
   }
+}
+
+/**
+ * Reviver: a number whose value a double keeps stays a number (so `1.50` and `1.5`, or `1e2` and
+ * `100`, still print alike); any other becomes a raw JSON value holding its value in canonical
+ * decimal form, which canonicalJson writes as is.
+ */
+function exactNumbers(_key: string, value: unknown, context: { source?: string }): unknown {
+  if (typeof value !== 'number') return value;
+  const source = context?.source;
+  if (source === undefined) throw new Error('no JSON.parse source text access');
+  const decimal = canonicalDecimal(source);
+  if (decimal !== undefined && decimal === canonicalDecimal(String(value))) return value;
+  return (rawJson as (text: string) => RawJson)(decimal ?? source);
+}
+
+const NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * The number's exact value written one way, `[-]digitsEexponent` with no leading or trailing
+ * zeros in the digits (`0` for zero, either sign): equal values, equal texts. Undefined for
+ * `Infinity` or `NaN` (String() of a double out of range), and for an exponent of more than 15
+ * digits, which a double cannot add exactly (the source text is used then: a value still never
+ * shares a text with another).
+ */
+function canonicalDecimal(text: string): string | undefined {
+  const match = NUMBER.exec(text);
+  if (match === null) return undefined;
+  const [, sign, whole = '', fraction = '', exponent = '0'] = match;
+  const digits = whole + fraction;
+  let start = 0;
+  while (start < digits.length && digits.charCodeAt(start) === 48) start++;
+  if (start === digits.length) return '0';
+  let end = digits.length;
+  while (digits.charCodeAt(end - 1) === 48) end--;
+  if (exponent.replace(/^[+-]?0*/, '').length > 15) return undefined;
+  return `${sign}${digits.slice(start, end)}E${Number(exponent) - fraction.length + digits.length - end}`;
 }

@@ -92,6 +92,84 @@ describe('fingerprint', () => {
     expect(canonicalJson({ when: new Date(0) })).toBe('{"when":{}}');
   });
 
+  describe('numbers a double cannot hold', () => {
+    const print = (body: string) => fingerprint({ ...base, body });
+
+    it('tells apart integers above 2^53 that round to the same double', () => {
+      expect(print('{"to":9007199254740993}')).not.toBe(print('{"to":9007199254740992}'));
+      expect(print('{"to":-9007199254740993}')).not.toBe(print('{"to":-9007199254740992}'));
+      expect(print('9007199254740993')).not.toBe(print('9007199254740992'));
+    });
+
+    it('tells apart numbers beyond the range of a double', () => {
+      expect(print('{"to":1e400}')).not.toBe(print('{"to":2e400}'));
+      expect(print('{"to":1e400}')).not.toBe(print('{"to":null}'));
+      expect(print('{"to":1e-400}')).not.toBe(print('{"to":2e-400}'));
+      expect(print('{"to":1e-400}')).not.toBe(print('{"to":0}'));
+    });
+
+    it('tells apart decimals with more digits than a double keeps', () => {
+      expect(print('{"x":123456789.0123456789012}')).not.toBe(
+        print('{"x":123456789.0123456789013}'),
+      );
+    });
+
+    it('still ignores key order and whitespace around them', () => {
+      expect(print('{"b":9007199254740993,"a":1}')).toBe(print('{ "a":1, "b":9007199254740993 }'));
+      expect(print('{"a":[{"z":1e400,"y":[123456789.0123456789012]}]}')).toBe(
+        print('{ "a": [ { "y": [ 123456789.0123456789012 ], "z": 1e400 } ] }'),
+      );
+    });
+
+    it('gives one print to one value, however it is written', () => {
+      expect(print('{"n":9007199254740993}')).toBe(print('{"n":9007199254740993.000}'));
+      expect(print('{"n":9007199254740993}')).toBe(print('{"n":9.007199254740993e15}'));
+      expect(print('{"n":1e400}')).toBe(print('{"n":10E+399}'));
+      // Numbers a double holds exactly keep their usual print next to one that it does not.
+      expect(print('{"big":9007199254740993,"p":1.50,"q":1e2}')).toBe(
+        print('{"big":9007199254740993,"p":1.5,"q":100}'),
+      );
+      expect(print('{"n":1234567890123456,"z":-0e400}')).toBe(
+        fingerprint({ ...base, body: undefined, json: { n: 1234567890123456, z: 0 } }),
+      );
+      // Digits inside a string may take the exact parse too; the print is the same.
+      expect(print('{"memo":"ref:12345678901234567e999","n":1.50}')).toBe(
+        fingerprint({
+          ...base,
+          body: undefined,
+          json: { n: 1.5, memo: 'ref:12345678901234567e999' },
+        }),
+      );
+    });
+
+    it('gives two integers one print only when they are equal', () => {
+      fc.assert(
+        fc.property(
+          fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }),
+          fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }),
+          (a, b) => {
+            const same = print(`{"k":"v","n":[${a}]}`) === print(`{"n":[${b}],"k":"v"}`);
+            expect(same).toBe(a === b);
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
+    it('writes a raw JSON value as its number, never as an object', () => {
+      const rawJSON = (JSON as unknown as { rawJSON: (text: string) => unknown }).rawJSON;
+      const big = rawJSON('9007199254740993');
+      expect(canonicalJson({ a: 1, b: big })).toBe('{"a":1,"b":9007199254740993}');
+      expect(canonicalJson({ b: big, a: 1 })).toBe('{"a":1,"b":9007199254740993}');
+      expect(canonicalJson({ b: [big, { d: big, c: 'x' }], a: 1 })).toBe(
+        '{"a":1,"b":[9007199254740993,{"c":"x","d":9007199254740993}]}',
+      );
+      expect(canonicalJson(big)).toBe('9007199254740993');
+      // A plain object with that key is an object.
+      expect(canonicalJson({ rawJSON: '1' })).toBe('{"rawJSON":"1"}');
+    });
+  });
+
   it('lets a retry whose client re-serialised the payload replay', async () => {
     const t = setup();
     await (
