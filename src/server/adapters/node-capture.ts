@@ -25,6 +25,9 @@ class Capture {
   chunks: Chunk[] | undefined = [];
   size = 0;
   ending = false;
+  // The connection closed after the response had begun to go out: a streamed body is then most
+  // likely cut short (frameworks cancel the source on close), so it is not stored.
+  cut = false;
   // Headers given to writeHead as an object: Node sends them without keeping them when no header
   // was set before, so they are kept here (cheaper than setHeader for each).
   given: OutgoingHttpHeaders | undefined;
@@ -47,7 +50,9 @@ class Capture {
       bytes = utf8 ? chunk : Buffer.from(chunk, encoding as BufferEncoding);
       this.size += utf8 ? Buffer.byteLength(chunk) : bytes.length;
     } else {
-      bytes = chunk as Uint8Array;
+      // A copy: Node lets a writer reuse its buffer once the write is done (the fs.read pattern),
+      // and the stored body must be what was sent.
+      bytes = Buffer.from(chunk as Uint8Array);
       this.size += bytes.byteLength;
     }
     if (this.size > this.limit) {
@@ -75,6 +80,8 @@ export function captureResponse(res: ServerResponse, claim: Claim, graceMs: numb
     res.write = capturedWrite as ServerResponse['write'];
     res.end = capturedEnd as ServerResponse['end'];
     res.on('close', onCapturedClose);
+    // Closed already (the client left while the claim was being decided): 'close' will not come.
+    if (res.destroyed) closeWith(capture, res);
     return;
   }
   // Captured already (a second guard on the same response): the shared wrappers find the first
@@ -104,6 +111,7 @@ export function captureResponse(res: ServerResponse, claim: Claim, graceMs: numb
     return endWith(capture, this, chunk, encoding, callback);
   } as ServerResponse['end'];
   res.once('close', () => closeWith(capture, res));
+  if (res.destroyed) closeWith(capture, res);
 }
 
 function capturedWriteHead(
@@ -192,6 +200,7 @@ function endWith(
   capture.ending = true;
   capture.keep(res, chunk, encoding);
   const claim = capture.claim;
+  if (capture.cut && !claim.settled) void claim.release(RELEASE_REASONS.aborted, res.statusCode);
   if (claim.settled) {
     capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
     return res;
@@ -216,6 +225,10 @@ function endWith(
 function closeWith(capture: Capture, res: ServerResponse): void {
   const claim = capture.claim;
   if (capture.ending || claim.settled) return;
+  if (res.headersSent) {
+    // Part of the response was out: what the handler ends with may be cut short. Not stored.
+    capture.cut = true;
+  }
   // The client went away while the handler runs. Releasing now would let its retry run the
   // operation a second time: the handler gets `graceMs` to end, and its response is stored.
   afterGrace(capture.graceMs, () => {

@@ -2,6 +2,8 @@ import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { idempotency } from '../../../src/server/adapters/node-http.ts';
+import { memoryStore } from '../../../src/server/index.ts';
+import type { Store } from '../../../src/server/stores/store.ts';
 import { testAdapter } from './behaviour.ts';
 import { listen, textOf } from './serve.ts';
 
@@ -98,5 +100,102 @@ describe('node:http adapter', () => {
     const response = await send('big', 'x'.repeat(11));
     expect(response.status).toBe(413);
     expect(runs).toBe(0);
+  });
+});
+
+describe('node:http adapter: responses the client does not see to the end', () => {
+  /** The memory store answering `delayMs` later through a promise, as a network store does. */
+  function slowStore(delayMs: number, inner: Store = memoryStore()): Store {
+    const later = <T>(call: () => T | Promise<T>) =>
+      new Promise<T>((resolve, reject) =>
+        setTimeout(() => Promise.resolve().then(call).then(resolve, reject), delayMs),
+      );
+    return {
+      claim: (id, record) => later(() => inner.claim(id, record)),
+      takeOver: (id, expected, record) => later(() => inner.takeOver(id, expected, record)),
+      renew: (id, owner, leaseUntil) => later(() => inner.renew(id, owner, leaseUntil)),
+      complete: (id, owner, record) => later(() => inner.complete(id, owner, record)),
+      release: (id, owner) => later(() => inner.release(id, owner)),
+      get: (id) => later(() => inner.get(id)),
+    };
+  }
+
+  const rows = (count: number, pauseMs: number) =>
+    Readable.from(
+      (async function* () {
+        for (let i = 1; i <= count; i++) {
+          yield `row ${i}\n`;
+          await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        }
+      })(),
+    );
+
+  async function serve(store: Store, handler: Parameters<ReturnType<typeof idempotency>>[0]) {
+    const server = await listen(
+      createServer(
+        idempotency({ store, scope: () => 't', leaseMs: 300, logger: { warn() {} } })(handler),
+      ),
+    );
+    onTestFinished(() => server.close());
+    return (key: string, signal?: AbortSignal) =>
+      fetch(`${server.url}/x`, {
+        method: 'POST',
+        headers: { 'idempotency-key': key },
+        body: 'b',
+        signal,
+      });
+  }
+
+  it('frees the key of a client that left while the claim was decided, once the grace is over', async () => {
+    let runs = 0;
+    const send = await serve(slowStore(150), (_req, res) => {
+      runs++;
+      res.statusCode = 201;
+      // Piped into a response that is closed already: end() never comes.
+      rows(3, 5).pipe(res);
+    });
+    await send('left', AbortSignal.timeout(30)).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    const retry = await send('left');
+    await retry.text();
+    expect(runs).toBe(2);
+  });
+
+  it('does not store a streamed body the client cut short, even when the handler ends it', async () => {
+    let runs = 0;
+    const send = await serve(memoryStore(), async (_req, res) => {
+      runs++;
+      res.writeHead(201, { 'content-type': 'text/plain' });
+      for await (const row of rows(20, 20)) {
+        if (res.destroyed) break;
+        res.write(row);
+      }
+      res.end();
+    });
+    const controller = new AbortController();
+    const first = await send('cut', controller.signal);
+    await first.body?.getReader().read();
+    controller.abort();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const retry = await send('cut');
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    expect((await retry.text()).trim().split('\n')).toHaveLength(20);
+    expect(runs).toBe(2);
+  });
+
+  it('stores the bytes that were sent, when the handler reuses its buffer after a write', async () => {
+    const send = await serve(memoryStore(), async (_req, res) => {
+      res.writeHead(201, { 'content-type': 'text/plain' });
+      const buffer = Buffer.alloc(4);
+      for (const letter of ['A', 'B', 'C']) {
+        buffer.fill(letter);
+        await new Promise<void>((done) => res.write(buffer, () => done()));
+      }
+      res.end();
+    });
+    expect(await (await send('reuse')).text()).toBe('AAAABBBBCCCC');
+    const again = await send('reuse');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe('AAAABBBBCCCC');
   });
 });
