@@ -74,20 +74,21 @@ async function run<Tx>(
   handler: IdempotentHandler<Tx>,
   request: Request,
 ): Promise<Response> {
-  let response: Response;
+  // Everything up to the capture, reading the handler's answer included: a handler that returns
+  // no Response, or one whose body getter throws, must free the key too, not leave it held.
   try {
-    response = await handler(request, { key: claim.key, scope: claim.scope, tx: undefined });
+    const response = await handler(request, { key: claim.key, scope: claim.scope, tx: undefined });
+    const { status, headers } = response;
+    // Not stored anyway (401, 5xx…), or nothing to capture: settle without touching the body.
+    if (!claim.willStore(status) || response.body === null) {
+      await claim.complete({ status, headers, body: EMPTY });
+      return response;
+    }
+    return await captureResponse(claim, response);
   } catch (error) {
     await claim.release(RELEASE_REASONS.threw);
     throw error;
   }
-  const { status, headers } = response;
-  // Not stored anyway (401, 5xx…), or nothing to capture: settle without touching the body.
-  if (!claim.willStore(status) || response.body === null) {
-    await claim.complete({ status, headers, body: EMPTY });
-    return response;
-  }
-  return captureResponse(claim, response);
 }
 
 async function transact<Tx>(
