@@ -175,12 +175,15 @@ export class Engine<Req = Request> {
   #inFlight(print: string): InFlightRecord {
     const settings = this.#settings;
     const now = settings.now();
+    const leaseUntil = now + settings.leaseMs;
     return {
       state: RECORD_STATE.inFlight,
       fingerprint: print,
       owner: ownerToken(),
-      leaseUntil: now + settings.leaseMs,
-      expiresAt: now + settings.ttlMs,
+      leaseUntil,
+      // Never before the lease ends: an expired record counts as absent, and a duplicate would run
+      // the handler again while this one still holds the key (ttlMs may be shorter than leaseMs).
+      expiresAt: Math.max(now + settings.ttlMs, leaseUntil),
     };
   }
 

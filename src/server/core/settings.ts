@@ -57,6 +57,8 @@ export function settingsOf(options: CoreOptions<never>): Settings {
     store,
     required: options.required ?? true,
     methods: new Set((options.methods ?? DEFAULTS.methods).map((method) => method.toUpperCase())),
+    // No check of ttlMs against leaseMs: an in-flight record lives at least until its lease ends
+    // (the engine sets its expiresAt so, and renew moves it), so a short ttlMs is safe.
     ttlMs: positive('ttlMs', options.ttlMs ?? DEFAULTS.ttlMs),
     leaseMs: positive('leaseMs', options.leaseMs ?? DEFAULTS.leaseMs),
     wait,

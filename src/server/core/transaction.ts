@@ -51,12 +51,14 @@ export class Transaction {
     let polls = waitPolls(settings);
     for (;;) {
       const now = settings.now();
+      const leaseUntil = now + settings.leaseMs;
       const record: InFlightRecord = {
         state: RECORD_STATE.inFlight,
         fingerprint: this.#fingerprint,
         owner: ownerToken(),
-        leaseUntil: now + settings.leaseMs,
-        expiresAt: now + settings.ttlMs,
+        leaseUntil,
+        // As in the engine: the in-flight record never expires before its lease ends.
+        expiresAt: Math.max(now + settings.ttlMs, leaseUntil),
       };
       let ran: { response: R; body: Uint8Array } | undefined;
       let thrown: { error: unknown } | undefined;

@@ -94,6 +94,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       const current = held(id, owner);
       if (current === undefined) return false;
       current.leaseUntil = leaseUntil;
+      // The record must outlive its lease, or a duplicate would find it absent and run again.
+      if (current.expiresAt < leaseUntil) current.expiresAt = leaseUntil;
       return true;
     },
     complete(id, owner, record: CompletedRecord) {

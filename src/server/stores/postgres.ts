@@ -97,7 +97,9 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
     get: `SELECT ${columns} FROM ${table} WHERE id = $1 AND expires_at > $2`,
     takeOver: `UPDATE ${table} SET fingerprint = $5, owner = $6, lease_until = $7, expires_at = $8
       WHERE ${held} AND lease_until = $4`,
-    renew: `UPDATE ${table} SET lease_until = $4 WHERE ${held}`,
+    // expires_at moves with the lease when the lease outruns it: a held record never expires.
+    renew: `UPDATE ${table} SET lease_until = $4, expires_at = GREATEST(expires_at, $4)
+      WHERE ${held}`,
     complete: `UPDATE ${table} SET state = 'completed', owner = NULL, lease_until = NULL,
       fingerprint = $4, expires_at = $5, status = $6, headers = $7, body = $8, completed_at = $9
       WHERE ${held}`,
@@ -148,12 +150,13 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
   const changed = async (operation: string, text: string, params: unknown[]) =>
     ((await query(operation, text, params)).rowCount ?? 0) > 0;
 
-  const completeParams = (id: string, owner: string, record: CompletedRecord) => {
+  // `time`: the moment the record must still be live at (now, outside transact).
+  const completeParams = (id: string, owner: string, record: CompletedRecord, time = now()) => {
     const { status, headers, body } = record.response;
     return [
       id,
       owner,
-      now(),
+      time,
       record.fingerprint,
       record.expiresAt,
       status,
@@ -274,7 +277,9 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
             await step('ROLLBACK');
             return { outcome: 'rolled-back' };
           }
-          const done = await step(sql.complete, completeParams(id, record.owner, result));
+          // Checked against the claim's time, not now: the row is ours until this transaction
+          // ends (no one else can see or take it), however long the work ran past its expiresAt.
+          const done = await step(sql.complete, completeParams(id, record.owner, result, time));
           if (done.rowCount !== 1) {
             await step('ROLLBACK');
             throw new StoreError('transact', 'the claimed row changed inside its own transaction');

@@ -62,7 +62,8 @@ const BLOB_STRING = 36;
 const HELD = `
 local function held(owner)
   local v = redis.call('HMGET', KEYS[1], 'state', 'owner', 'expires_at', 'lease_until')
-  return v[1] == 'in-flight' and v[2] == owner and v[3] and tonumber(v[3]) > tonumber(ARGV[1]), v[4]
+  return v[1] == 'in-flight' and v[2] == owner and v[3] and tonumber(v[3]) > tonumber(ARGV[1]),
+    v[4], v[3]
 end
 `;
 
@@ -88,10 +89,16 @@ redis.call('HSET', KEYS[1], 'fingerprint', ARGV[4], 'owner', ARGV[5], 'lease_unt
   'expires_at', ARGV[7])
 redis.call('PEXPIREAT', KEYS[1], ARGV[8])
 return 1`,
-  // ARGV: now, owner, leaseUntil.
+  // ARGV: now, owner, leaseUntil, expireAt of leaseUntil. A lease that outruns expires_at moves
+  // it, and the key's PEXPIREAT, along: a held record must not expire (Redis would delete it).
   renew: `${HELD}
-if not held(ARGV[2]) then return 0 end
+local ok, _, expires = held(ARGV[2])
+if not ok then return 0 end
 redis.call('HSET', KEYS[1], 'lease_until', ARGV[3])
+if tonumber(ARGV[3]) > tonumber(expires) then
+  redis.call('HSET', KEYS[1], 'expires_at', ARGV[3])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+end
 return 1`,
   // ARGV: now, owner, fingerprint, expiresAt, expireAt, status, headers, body, completedAt.
   complete: `${HELD}
@@ -214,7 +221,8 @@ export function redisStore(client: RedisCommander, options: RedisStoreOptions = 
         String(expected.leaseUntil),
         ...inFlightArgs(record),
       ]),
-    renew: (id, owner, leaseUntil) => changed('renew', id, [owner, String(leaseUntil)]),
+    renew: (id, owner, leaseUntil) =>
+      changed('renew', id, [owner, String(leaseUntil), expireAt(leaseUntil)]),
     complete(id, owner, record) {
       const { status, headers, body } = record.response;
       return changed('complete', id, [

@@ -118,7 +118,8 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
     get: `SELECT ${columns} FROM ${table} WHERE id = ? AND expires_at > ?`,
     takeOver: `UPDATE ${table} SET fingerprint = ?, owner = ?, lease_until = ?, expires_at = ?
       WHERE ${held} AND lease_until = ?`,
-    renew: `UPDATE ${table} SET lease_until = ? WHERE ${held}`,
+    // expires_at moves with the lease when the lease outruns it: a held record never expires.
+    renew: `UPDATE ${table} SET lease_until = ?, expires_at = max(expires_at, ?) WHERE ${held}`,
     complete: `UPDATE ${table} SET state = 'completed', fingerprint = ?, owner = NULL,
       lease_until = NULL, expires_at = ?, status = ?, headers = ?, body = ?, completed_at = ?
       WHERE ${held}`,
@@ -201,7 +202,7 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
         ),
       ),
     renew: (id, owner, leaseUntil) =>
-      sync('renew', () => changed('renew', leaseUntil, id, owner, now())),
+      sync('renew', () => changed('renew', leaseUntil, leaseUntil, id, owner, now())),
     complete: (id, owner, record) =>
       sync('complete', () => {
         const { status, headers, body } = record.response;

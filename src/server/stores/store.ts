@@ -71,7 +71,11 @@ export interface Store {
     expected: { owner: string; leaseUntil: number },
     record: InFlightRecord,
   ): MaybePromise<boolean>;
-  /** Extends the lease of an in-flight record held by `owner`. @returns false if it is not held by `owner`. */
+  /**
+   * Extends the lease of an in-flight record held by `owner`, and moves its `expiresAt` to
+   * `leaseUntil` when that is later: a record must not expire while its lease holds.
+   * @returns false if it is not held by `owner`.
+   */
   renew(id: string, owner: string, leaseUntil: number): MaybePromise<boolean>;
   /** Replaces the in-flight record held by `owner` with `record`. @returns false if `owner` lost it. */
   complete(id: string, owner: string, record: CompletedRecord): MaybePromise<boolean>;

@@ -250,6 +250,29 @@ export function testStore(name: string, factory: StoreFactory): void {
         expect(await store.get(id)).toEqual({ ...first, leaseUntil: later });
       });
 
+      it('moves expiresAt to a lease that outruns it, so a held record outlives its TTL', async () => {
+        const id = newId();
+        const first = inFlight({ leaseUntil: Date.now() + 100, expiresAt: Date.now() + 150 });
+        expect(await store.claim(id, first)).toBeUndefined();
+        const later = Date.now() + 60_000;
+        expect(await store.renew(id, first.owner, later)).toBe(true);
+        const renewed = { ...first, leaseUntil: later, expiresAt: later };
+        expect(await store.get(id)).toEqual(renewed);
+
+        // Past the original expiresAt (Redis would have deleted the key at its old PEXPIREAT):
+        // the record is still there, and a duplicate's claim finds it in flight.
+        await sleep(250);
+        expect(await store.get(id)).toEqual(renewed);
+        expect(await store.claim(id, inFlight())).toEqual(renewed);
+        expect(await store.renew(id, first.owner, later + 1_000)).toBe(true);
+        const done = completed({ fingerprint: first.fingerprint });
+        expect(await store.complete(id, first.owner, done)).toBe(true);
+        expect(await store.get(id)).toMatchObject({
+          state: 'completed',
+          expiresAt: done.expiresAt,
+        });
+      });
+
       it('refuses an absent id, a completed record and an owner that lost the record', async () => {
         expect(await store.renew(newId(), 'nobody', Date.now())).toBe(false);
         const id = newId();
@@ -422,7 +445,8 @@ export function testStore(name: string, factory: StoreFactory): void {
       it('agrees with it on random sequences of operations', async () => {
         const time = Date.now();
         const owner = fc.constantFrom('o1', 'o2', 'o3');
-        const lease = fc.constantFrom(time - 1_000, time + 1_000, time + 2_000);
+        // Some leases outrun the record's expiresAt: a renewal must then move expiresAt along.
+        const lease = fc.constantFrom(time - 1_000, time + 1_000, time + 2_000, time + 2 * HOUR);
         // Mostly live records; some already expired, which every method must treat as absent.
         const expires = fc.constantFrom(time + HOUR, time + HOUR, time + HOUR, time - 1);
         const id = fc.constantFrom('a', 'b', 'c');
@@ -487,7 +511,10 @@ export function testStore(name: string, factory: StoreFactory): void {
                 }
                 case 'renew': {
                   const current = held(key, step.owner);
-                  if (current) model.set(key, { ...current, leaseUntil: step.leaseUntil });
+                  if (current) {
+                    const expiresAt = Math.max(current.expiresAt, step.leaseUntil);
+                    model.set(key, { ...current, leaseUntil: step.leaseUntil, expiresAt });
+                  }
                   expect(await store.renew(key, step.owner, step.leaseUntil)).toBe(!!current);
                   break;
                 }

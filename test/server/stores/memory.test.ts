@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { idempotency } from '../../../src/server/core/idempotency.ts';
+import { recordId } from '../../../src/server/core/record-id.ts';
 import { memoryStore } from '../../../src/server/stores/memory.ts';
 import { StoreError } from '../../../src/server/stores/store-error.ts';
 import { completed, failureOf, inFlight, testStore } from './contract.ts';
@@ -57,6 +59,68 @@ describe('memoryStore', () => {
     time = 2_000;
     expect(await store.claim('c', inFlight({ expiresAt: 5_000 }))).toBeUndefined();
     expect(await store.get('b')).toBeDefined();
+    await store.close?.();
+  });
+});
+
+describe('a handler that runs longer than ttlMs, through the helper', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('keeps its in-flight record past ttlMs and past its first lease: a duplicate gets 409 and the handler runs once', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+    let time = 1_000_000;
+    const now = () => time;
+    const store = memoryStore({ now, sweepIntervalMs: 1e9 });
+    let runs = 0;
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const guarded = idempotency({ store, now, scope: () => 't', ttlMs: 1_000, leaseMs: 3_000 })(
+      async () => {
+        // Only the first run waits: a second run (the defect) answers at once, so the test fails
+        // on its status instead of hanging.
+        if (runs++ === 0) await done;
+        return new Response('charged', { status: 201 });
+      },
+    );
+    const post = () =>
+      new Request('http://api.test/charges', {
+        method: 'POST',
+        headers: { 'idempotency-key': 'k' },
+        body: 'x',
+      });
+    const advance = async (ms: number) => {
+      for (let elapsed = 0; elapsed < ms; elapsed += 100) {
+        time += 100;
+        await vi.advanceTimersByTimeAsync(100);
+      }
+    };
+
+    const first = guarded(post());
+    await vi.advanceTimersByTimeAsync(0);
+    // 2 s in: past ttlMs, within the first lease (the reviewer's case, ttlMs < leaseMs).
+    await advance(2_000);
+    expect((await guarded(post())).status).toBe(409);
+    // 4.5 s in: past the first lease too; renewed, so the record is still there.
+    await advance(2_500);
+    expect((await guarded(post())).status).toBe(409);
+    expect(runs).toBe(1);
+
+    finish();
+    expect(await (await first).text()).toBe('charged');
+    // The completed record keeps ttlMs from its completion, as before.
+    expect(await store.get(recordId('t', 'k'))).toMatchObject({
+      state: 'completed',
+      completedAt: time,
+      expiresAt: time + 1_000,
+    });
+    const replay = await guarded(post());
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await replay.text()).toBe('charged');
+    expect(runs).toBe(1);
     await store.close?.();
   });
 });

@@ -225,6 +225,18 @@ describe.skipIf(!url)('postgresStore', () => {
       expect(ran).toBe(false);
     });
 
+    it('commits work that ran past the expiresAt of its claim, since the transaction holds the row', async () => {
+      const id = `tx:${randomUUID()}`;
+      const record = inFlight({ leaseUntil: Date.now() + 50, expiresAt: Date.now() + 100 });
+      const outcome = await store.transact(id, record, async (tx) => {
+        await sleep(250);
+        return charge(id)(tx);
+      });
+      expect(outcome).toEqual({ outcome: 'completed' });
+      expect(await charged(id)).toBe(1);
+      expect((await store.get(id))?.state).toBe('completed');
+    });
+
     it('claims over an expired record', async () => {
       const id = `tx:${randomUUID()}`;
       await store.claim(id, inFlight({ expiresAt: Date.now() - 1 }));

@@ -54,6 +54,21 @@ describe.skipIf(!url)('redisStore', () => {
     expect(await client.pExpireTime(key)).toBe(done.expiresAt);
   });
 
+  it('moves the PEXPIREAT of the key with a renewed lease that outruns expiresAt, never back', async () => {
+    const store = redisStore(client, { prefix });
+    const record = inFlight({ leaseUntil: Date.now() + 1_000, expiresAt: Date.now() + 2_000 });
+    await store.claim('renewed', record);
+    const key = `${prefix}renewed`;
+    const later = Date.now() + 60_000.5;
+    expect(await store.renew('renewed', record.owner, later)).toBe(true);
+    expect(await client.hGet(key, 'expires_at')).toBe(String(later));
+    expect(await client.pExpireTime(key)).toBe(Math.ceil(later));
+    // A shorter lease leaves both alone.
+    expect(await store.renew('renewed', record.owner, Date.now() + 5_000)).toBe(true);
+    expect(await client.hGet(key, 'expires_at')).toBe(String(later));
+    expect(await client.pExpireTime(key)).toBe(Math.ceil(later));
+  });
+
   it('works over a node-redis client pool', async () => {
     const pool = createClientPool({ url }, { minimum: 1, maximum: 4 });
     await pool.connect();
