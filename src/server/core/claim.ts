@@ -95,8 +95,9 @@ export class Claim {
     if (body.byteLength > runtime.settings.maxBodyBytes) {
       return this.release(RELEASE_REASONS.tooLarge, response.status);
     }
-    this.#settle();
+    // Built before the claim counts as settled: if building it throws, the key can still be freed.
     const record = runtime.completedRecord(response, body, this.#fingerprint);
+    this.#settle();
     const status = response.status;
     return this.#storeCall(
       'complete',

@@ -48,11 +48,8 @@ function storedFromObject(
     if (name.toLowerCase() !== 'connection') continue;
     const value = source[name];
     if (value === undefined) continue;
-    if (typeof value === 'string' || typeof value === 'number') {
-      connection = addTokens(connection, String(value));
-    } else {
-      for (const item of value) connection = addTokens(connection, item);
-    }
+    if (Array.isArray(value)) for (const item of value) connection = addTokens(connection, item);
+    else connection = addTokens(connection, String(value));
   }
   const kept: [string, string][] = [];
   for (const name of names) {
@@ -60,8 +57,9 @@ function storedFromObject(
     if (value === undefined) continue;
     const lower = name.toLowerCase();
     if (!keeps(lower, connection, storeSetCookie)) continue;
-    if (typeof value === 'string' || typeof value === 'number') kept.push([lower, String(value)]);
-    else for (const item of value) kept.push([lower, item]);
+    // Node sends any value it was given as its string (setHeader('x-hit', false) is allowed).
+    if (Array.isArray(value)) for (const item of value) kept.push([lower, String(item)]);
+    else kept.push([lower, String(value)]);
   }
   return kept;
 }

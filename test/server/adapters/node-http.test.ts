@@ -65,6 +65,25 @@ describe('node:http adapter', () => {
     expect(runs).toBe(1);
   });
 
+  it('stores a header Node was given as a boolean as the string it sent', async () => {
+    let runs = 0;
+    const send = await serve((_req, res) => {
+      runs++;
+      res.setHeader('x-cache-hit', false as unknown as string);
+      res.writeHead(201, { 'content-type': 'text/plain' }).end('created');
+    });
+    const first = await send('bool');
+    expect([first.status, first.headers.get('x-cache-hit'), await first.text()]).toEqual([
+      201,
+      'false',
+      'created',
+    ]);
+    const again = await send('bool');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('x-cache-hit')).toBe('false');
+    expect(runs).toBe(1);
+  });
+
   it('stores headers set before writeHead together with those given to it', async () => {
     const send = await serve((_req, res) => {
       res.setHeader('x-before', '1');
