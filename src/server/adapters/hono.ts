@@ -153,7 +153,11 @@ function toNodeResponse(plain: PlainResponse): Response {
     if (name in headers) return toResponse(plain);
     headers[name] = value;
   }
-  const body = NULL_BODY_STATUSES.has(plain.status) ? null : (plain.body as BodyInit);
+  // No body for an empty one: @hono/node-server gives an empty byte body a Content-Type.
+  const body =
+    NULL_BODY_STATUSES.has(plain.status) || plain.body.byteLength === 0
+      ? null
+      : (plain.body as BodyInit);
   return new Response(body, { status: plain.status, headers });
 }
 

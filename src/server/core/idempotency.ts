@@ -121,7 +121,9 @@ async function transact<Tx>(
 export function toResponse(plain: PlainResponse): Response {
   const headers = new Headers();
   for (const [name, value] of plain.headers) headers.append(name, value);
-  const body = NULL_BODY_STATUSES.has(plain.status) ? null : plain.body;
+  // No body for an empty one: some servers give an empty byte body a Content-Type.
+  const body =
+    NULL_BODY_STATUSES.has(plain.status) || plain.body.byteLength === 0 ? null : plain.body;
   return new Response(body as BodyInit | null, { status: plain.status, headers });
 }
 

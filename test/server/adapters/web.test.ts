@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { idempotency } from '../../../src/server/index.ts';
 import { testAdapter } from './behaviour.ts';
 import { response, serveFetch } from './serve.ts';
@@ -41,5 +41,28 @@ describe('web idempotency(): a handler that does not answer with a Response', ()
     await expect(send()).rejects.toThrow(TypeError);
     await expect(send()).rejects.toThrow(TypeError);
     expect(runs).toBe(2);
+  });
+});
+
+describe('web idempotency(): an empty answer', () => {
+  it('is replayed with the headers it had, no Content-Type added', async () => {
+    const server = await serveFetch(
+      idempotency({ scope: () => 't', logger: { warn() {} } })(
+        async () => new Response(null, { status: 201, headers: { 'x-id': '7' } }),
+      ),
+    );
+    onTestFinished(() => server.close());
+    const send = () =>
+      fetch(`${server.url}/charges`, {
+        method: 'POST',
+        headers: { 'idempotency-key': 'empty' },
+        body: 'b',
+      });
+    const first = await send();
+    const again = await send();
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('content-type')).toBe(first.headers.get('content-type'));
+    expect(again.headers.get('x-id')).toBe('7');
+    expect(await again.text()).toBe('');
   });
 });
