@@ -7,6 +7,7 @@ import { createEngine, type Decision } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
 import { pathOf, toResponse } from '../core/idempotency.ts';
 import type { CoreOptions } from '../core/options.ts';
+import { joinBody } from '../core/runtime.ts';
 import type { IdempotencyContext, PlainResponse } from '../core/types.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, readBody } from './node-body.ts';
 import { captureResponse as captureNodeResponse } from './node-capture.ts';
@@ -97,7 +98,7 @@ export function idempotency<Tx = unknown>(
           // The client went away: @hono/node-server will not write the response, so store it
           // from here (a retry must get it rather than run the handler again).
           if (node.outgoing.destroyed && !claim.settled)
-            replace(c, await completeFrom(claim, c.res));
+            replace(c, await completeFrom(claim, c.res, engine.settings.leaseMs));
           return;
         }
         const res = c.res;
@@ -174,16 +175,49 @@ function tooLarge(error: RequestBodyTooLargeError): Response {
   });
 }
 
-/** Stores `res` as read whole; returns it rebuilt from its bytes (its body is consumed). */
-async function completeFrom(claim: Claim, res: Response): Promise<Response> {
+/**
+ * Stores `res` as read whole; returns it rebuilt from its bytes (its body is consumed). A body
+ * that does not end within `graceMs` (a stream with no end, such as server-sent events) is
+ * cancelled and the key released: nobody is there to read it, and the claim must not be held
+ * and renewed for as long as the stream would run.
+ */
+async function completeFrom(claim: Claim, res: Response, graceMs: number): Promise<Response> {
   const { status, headers } = res;
   if (!claim.willStore(status) || res.body === null) {
     await claim.complete({ status, headers, body: EMPTY });
     return res;
   }
-  const body = new Uint8Array(await res.arrayBuffer());
+  const body = await readWithin(res.body, graceMs);
+  if (body === undefined) {
+    await claim.release(RELEASE_REASONS.aborted, status);
+    return new Response(null, { status });
+  }
   await claim.complete({ status, headers, body });
   return new Response(NULL_BODY_STATUSES.has(status) ? null : (body as BodyInit), res);
+}
+
+/** The whole body, or undefined when it did not end within `ms` (it is then cancelled). */
+async function readWithin(
+  body: ReadableStream<Uint8Array>,
+  ms: number,
+): Promise<Uint8Array | undefined> {
+  const reader = body.getReader();
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    reader.cancel().catch(() => {});
+  }, ms);
+  const chunks: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (late) return undefined;
+      if (done) return joinBody(chunks);
+      chunks.push(value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** @hono/node-server's bindings in `c.env`, when the app is served by it over HTTP/1. */

@@ -70,4 +70,50 @@ describe('hono adapter on @hono/node-server', () => {
     expect(runs).toBe(0);
     expect(await (await send('x'.repeat(10))).text()).toBe('ran');
   });
+
+  it('cancels an endless stream the client left before it began, and frees the key', async () => {
+    let runs = 0;
+    let cancelled = 0;
+    const hono = new Hono();
+    hono.post(
+      '/events',
+      idempotency({ scope: () => 't', logger: { warn() {} }, leaseMs: 200 }),
+      async () => {
+        runs++;
+        // Still working when the client leaves; then it answers with a stream that never ends.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        let timer: ReturnType<typeof setInterval> | undefined;
+        const events = new ReadableStream<Uint8Array>({
+          start(controller) {
+            timer = setInterval(
+              () => controller.enqueue(new TextEncoder().encode('data: x\n\n')),
+              5,
+            );
+          },
+          cancel() {
+            cancelled++;
+            clearInterval(timer);
+          },
+        });
+        return new Response(events, { headers: { 'content-type': 'text/event-stream' } });
+      },
+    );
+    const server = await serveFetch(hono.fetch);
+    onTestFinished(() => server.close());
+    const send = (signal?: AbortSignal) =>
+      fetch(`${server.url}/events`, {
+        method: 'POST',
+        headers: { 'idempotency-key': 'sse' },
+        body: 'b',
+        signal,
+      });
+    await send(AbortSignal.timeout(30)).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(cancelled).toBe(1);
+    const controller = new AbortController();
+    const retry = await send(controller.signal);
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    controller.abort();
+    expect(runs).toBe(2);
+  });
 });
