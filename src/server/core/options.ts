@@ -118,7 +118,8 @@ export interface CoreOptions<Req = Request> {
    */
   transactional?: boolean;
   /**
-   * Where the missing-`scope` warning goes.
+   * Where warnings go: a missing `scope`, and a `problem` builder that threw (the standard
+   * problem+json is sent instead).
    * @default console
    */
   logger?: Logger;

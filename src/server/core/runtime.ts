@@ -111,7 +111,15 @@ export class Runtime {
     if (retryAfter !== undefined) problem.retryAfter = retryAfter;
     const build = this.settings.problem;
     if (build === undefined) return problemJson(problem);
-    return toPlainProblem(problem, await build(problem));
+    try {
+      return toPlainProblem(problem, await build(problem));
+    } catch (error) {
+      // The answer must still go out: the standard problem+json, and the builder's bug logged.
+      this.settings.logger.warn(
+        `oncely: the problem option threw (${String(error)}); answered with problem+json`,
+      );
+      return problemJson(problem);
+    }
   }
 
   async conflict(key: string, scope: string, leaseUntil: number): Promise<PlainResponse> {

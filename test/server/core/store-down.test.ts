@@ -144,6 +144,20 @@ describe('problem shaping', () => {
     release();
   });
 
+  it('answers with problem+json when the problem builder throws, and logs it', async () => {
+    const warnings: string[] = [];
+    const t = setup(undefined, {
+      problem: () => {
+        throw new Error('envelope broke');
+      },
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    const missing = await t.guarded(post(undefined));
+    expect(missing.status).toBe(400);
+    expect(missing.headers.get('content-type')).toBe('application/problem+json');
+    expect(warnings.join('\n')).toContain('envelope broke');
+  });
+
   it('uses problemBaseUri for the type URIs', async () => {
     const t = setup(undefined, { problemBaseUri: 'https://api.example.com/errors/' });
     expect(await problemOf(await t.guarded(post('')))).toMatchObject({
