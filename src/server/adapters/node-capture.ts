@@ -31,6 +31,13 @@ class Capture {
   // Headers given to writeHead as an object: Node sends them without keeping them when no header
   // was set before, so they are kept here (cheaper than setHeader for each).
   given: OutgoingHttpHeaders | undefined;
+  // The handler threw and the framework's error handlers answer: their answer is not the
+  // operation's outcome, so the end releases the key instead of storing it.
+  threw = false;
+  // The handler's end, held back until the store answers (see endWith).
+  finish: (() => void) | undefined;
+  // A second guard's capture on the same response (it wraps this one's methods).
+  later: Capture | undefined;
 
   constructor(res: ServerResponse, claim: Claim, graceMs: number) {
     this.claim = claim;
@@ -86,6 +93,7 @@ export function captureResponse(res: ServerResponse, claim: Claim, graceMs: numb
   }
   // Captured already (a second guard on the same response): the shared wrappers find the first
   // capture, so this one binds its own, which call through to the first.
+  lastOf((res as Captured)[CAPTURE]).later = capture;
   res.writeHead = function (
     this: ServerResponse,
     status: number,
@@ -200,26 +208,81 @@ function endWith(
   capture.ending = true;
   capture.keep(res, chunk, encoding);
   const claim = capture.claim;
+  const finish = () =>
+    capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
   if (capture.cut && !claim.settled) void claim.release(RELEASE_REASONS.aborted, res.statusCode);
   if (claim.settled) {
-    capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
+    finish();
     return res;
   }
-  const stored = claim.complete({
-    status: res.statusCode,
-    headers: headersOf(res, capture.given),
-    body: capture.chunks ?? NOTHING,
-  });
+  const settled = capture.threw
+    ? claim.release(RELEASE_REASONS.threw, res.statusCode)
+    : claim.complete({
+        status: res.statusCode,
+        headers: headersOf(res, capture.given),
+        body: capture.chunks ?? NOTHING,
+      });
   // A synchronous store has answered already: end now, in the handler's own turn, as bare
   // Node would.
-  if (!isPromise(stored)) {
-    capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
+  if (!isPromise(settled)) {
+    finish();
     return res;
   }
-  void stored.then(() => {
-    capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
-  });
+  capture.finish = finish;
+  void settled.then(() => finishNow(capture));
   return res;
+}
+
+/** Sends the end held back for the store's answer, once (it may have been sent early). */
+function finishNow(capture: Capture): void {
+  const finish = capture.finish;
+  capture.finish = undefined;
+  finish?.();
+}
+
+/**
+ * Whether the handler has ended the response. Node's `writableEnded` stays false while the end
+ * waits for the store, and an error path that took it for unanswered would overwrite the answer
+ * (or destroy the socket) that the store is about to hold.
+ */
+export function hasEnded(res: ServerResponse): boolean {
+  if (res.writableEnded) return true;
+  for (let c = (res as Partial<Captured>)[CAPTURE]; c !== undefined; c = c.later) {
+    if (c.ending) return true;
+  }
+  return false;
+}
+
+/**
+ * The guarded handler threw (or passed an error on) and the framework routes the error to its
+ * error handlers, as Express does past the middleware. Whatever they answer is not the
+ * operation's outcome: it is sent and the key released, as a throw releases it on the other
+ * adapters. A handler that had ended its response before throwing has answered: that answer is
+ * stored, and sent now rather than when the store answers, because Express's final handler
+ * destroys the socket of a response whose headers are out.
+ */
+export function handlerThrew(res: ServerResponse): void {
+  const first = (res as Partial<Captured>)[CAPTURE];
+  if (first !== undefined) threwWith(first, res);
+}
+
+function threwWith(capture: Capture, res: ServerResponse): void {
+  // The guard added last wraps the others: its held-back end, sent first, starts their ends.
+  if (capture.later !== undefined) threwWith(capture.later, res);
+  if (capture.ending) {
+    finishNow(capture);
+    return;
+  }
+  if (capture.claim.settled) return;
+  capture.threw = true;
+  capture.chunks = undefined;
+  // Part of the response is out: no error handler can end it whole (Express destroys the
+  // socket), so nothing waits for an end.
+  if (res.headersSent) void capture.claim.release(RELEASE_REASONS.threw, res.statusCode);
+}
+
+function lastOf(capture: Capture): Capture {
+  return capture.later === undefined ? capture : lastOf(capture.later);
 }
 
 function closeWith(capture: Capture, res: ServerResponse): void {

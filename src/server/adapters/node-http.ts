@@ -6,7 +6,7 @@ import type { CoreOptions } from '../core/options.ts';
 import type { Transaction } from '../core/transaction.ts';
 import type { IdempotencyContext } from '../core/types.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, readBody } from './node-body.ts';
-import { bufferResponse, captureResponse } from './node-capture.ts';
+import { bufferResponse, captureResponse, hasEnded } from './node-capture.ts';
 import { clearHeaders, sendPlain } from './node-send.ts';
 
 /** Options of the Node adapters: the core options, with `scope` reading Node's request. */
@@ -43,7 +43,8 @@ const UNGUARDED: IdempotencyContext<never> = Object.freeze({
  * response is captured as it is written.
  *
  * A handler that throws (or rejects) releases the key; the adapter answers 500 if nothing was sent
- * yet and reports the error through `onError`.
+ * yet and reports the error through `onError`. A handler that ended its response and then threw
+ * has answered: that answer is stored and sent, and the error only reported.
  *
  * @example
  * ```ts
@@ -62,7 +63,8 @@ const UNGUARDED: IdempotencyContext<never> = Object.freeze({
 export function idempotency<Tx = unknown>(
   options: NodeIdempotencyOptions & {
     /**
-     * Called with what a handler threw after the key was released and a 500 sent.
+     * Called with what a handler threw, after the key was released (unless the handler had
+     * ended its response first) and before the 500 is sent.
      * @default console.error
      */
     onError?: (error: unknown, req: IncomingMessage) => void;
@@ -77,14 +79,24 @@ export function idempotency<Tx = unknown>(
         await guard(engine, limit, handler, req, res);
       } catch (error) {
         onError(error, req);
-        if (!res.headersSent) {
-          res.statusCode = statusOf(error);
-          res.end();
-        } else if (!res.writableEnded) {
-          res.destroy();
-        }
+        answerThrow(res, error);
       }
     };
+}
+
+/**
+ * Answers for a handler that threw: 500 (or the error's status) if nothing was sent yet; a
+ * response cut short is destroyed, so the client sees it was. One the handler had ended before it
+ * threw is its answer and is left alone, even while its end still waits for the store.
+ */
+function answerThrow(res: ServerResponse, error: unknown): void {
+  if (hasEnded(res)) return;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.statusCode = statusOf(error);
+  res.end();
 }
 
 async function guard<Tx>(

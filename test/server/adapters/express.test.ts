@@ -1,7 +1,9 @@
 import { createServer } from 'node:http';
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { idempotency } from '../../../src/server/adapters/express.ts';
+import { memoryStore } from '../../../src/server/index.ts';
+import type { Store } from '../../../src/server/stores/store.ts';
 import { type Fixture, testAdapter } from './behaviour.ts';
 import { listen, textOf } from './serve.ts';
 
@@ -120,5 +122,107 @@ describe('express adapter, body already read', () => {
     });
     expect(response.status).toBe(500);
     expect(runs).toBe(0);
+  });
+});
+
+describe('express adapter: a handler that throws', () => {
+  const quiet = { scope: () => 't', logger: { warn() {} } };
+
+  /** The memory store answering `delayMs` later through a promise, as Redis or PostgreSQL do. */
+  function delayedStore(delayMs = 5, inner: Store = memoryStore()): Store {
+    const later = <T>(call: () => T | Promise<T>) =>
+      new Promise<T>((resolve, reject) =>
+        setTimeout(() => Promise.resolve().then(call).then(resolve, reject), delayMs),
+      );
+    return {
+      claim: (id, record) => later(() => inner.claim(id, record)),
+      takeOver: (id, expected, record) => later(() => inner.takeOver(id, expected, record)),
+      renew: (id, owner, leaseUntil) => later(() => inner.renew(id, owner, leaseUntil)),
+      complete: (id, owner, record) => later(() => inner.complete(id, owner, record)),
+      release: (id, owner) => later(() => inner.release(id, owner)),
+      get: (id) => later(() => inner.get(id)),
+    };
+  }
+
+  async function serve(app: express.Express) {
+    const server = await listen(createServer(app));
+    onTestFinished(() => server.close());
+    return () =>
+      fetch(`${server.url}/x`, { method: 'POST', headers: { 'idempotency-key': 'k' }, body: 'b' });
+  }
+
+  const failures = {
+    throws: () => {
+      throw new Error('handler failed');
+    },
+    rejects: async () => {
+      throw new Error('handler failed');
+    },
+    'calls next(err)': (_req: Request, _res: Response, next: NextFunction) =>
+      next(new Error('handler failed')),
+  };
+
+  for (const [how, fail] of Object.entries(failures)) {
+    it(`releases the key when it ${how}, even with storeServerErrors`, async () => {
+      let runs = 0;
+      const app = express();
+      app.post('/x', idempotency({ ...quiet, storeServerErrors: true }), (req, res, next) => {
+        runs++;
+        if (runs === 1) return fail(req, res, next);
+        res.status(201).send('second');
+      });
+      const send = await serve(app);
+      const failed = await send();
+      expect(failed.status).toBe(500);
+      await failed.text();
+      const retry = await send();
+      expect(retry.headers.get('idempotent-replayed')).toBeNull();
+      expect(await retry.text()).toBe('second');
+      expect(runs).toBe(2);
+    });
+  }
+
+  it('releases the key when an error handler answers the thrown error with a 4xx', async () => {
+    let runs = 0;
+    const app = express();
+    app.post('/x', idempotency(quiet), () => {
+      runs++;
+      throw Object.assign(new Error('bad input'), { status: 400 });
+    });
+    app.use(
+      (error: Error & { status: number }, _req: Request, res: Response, _next: NextFunction) => {
+        res.status(error.status).send(error.message);
+      },
+    );
+    const send = await serve(app);
+    const failed = await send();
+    expect(failed.status).toBe(400);
+    await failed.text();
+    const retry = await send();
+    expect(retry.status).toBe(400);
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    await retry.text();
+    expect(runs).toBe(2);
+  });
+
+  it('sends and stores what it ended before throwing, with a store that answers later', async () => {
+    let runs = 0;
+    const app = express();
+    // wait: the answer goes out before the store has it (the final handler would destroy the
+    // socket otherwise), so a retry quick enough could find the key still in flight.
+    app.post('/x', idempotency({ ...quiet, store: delayedStore(), wait: true }), (_req, res) => {
+      runs++;
+      res.writeHead(201, { 'content-type': 'text/plain' }).end('created');
+      throw new Error('after the answer');
+    });
+    const send = await serve(app);
+    const first = await send();
+    expect(first.status).toBe(201);
+    expect(await first.text()).toBe('created');
+    const retry = await send();
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.text()).toBe('created');
+    expect(runs).toBe(1);
   });
 });

@@ -218,3 +218,49 @@ describe('node:http adapter: responses the client does not see to the end', () =
     expect(await again.text()).toBe('AAAABBBBCCCC');
   });
 });
+
+describe('node:http adapter: a handler that throws after its answer', () => {
+  /** The memory store answering `delayMs` later through a promise, as Redis or PostgreSQL do. */
+  function delayedStore(delayMs = 5, inner: Store = memoryStore()): Store {
+    const later = <T>(call: () => T | Promise<T>) =>
+      new Promise<T>((resolve, reject) =>
+        setTimeout(() => Promise.resolve().then(call).then(resolve, reject), delayMs),
+      );
+    return {
+      claim: (id, record) => later(() => inner.claim(id, record)),
+      takeOver: (id, expected, record) => later(() => inner.takeOver(id, expected, record)),
+      renew: (id, owner, leaseUntil) => later(() => inner.renew(id, owner, leaseUntil)),
+      complete: (id, owner, record) => later(() => inner.complete(id, owner, record)),
+      release: (id, owner) => later(() => inner.release(id, owner)),
+      get: (id) => later(() => inner.get(id)),
+    };
+  }
+
+  it('sends and stores the answer, with a store that answers later', async () => {
+    let runs = 0;
+    const errors: unknown[] = [];
+    const guarded = idempotency({
+      store: delayedStore(),
+      scope: () => 't',
+      logger: { warn() {} },
+      onError: (error) => errors.push(error),
+    })(async (_req, res) => {
+      runs++;
+      res.writeHead(201, { 'content-type': 'text/plain' }).end('created');
+      throw new Error('after the answer');
+    });
+    const server = await listen(createServer(guarded));
+    onTestFinished(() => server.close());
+    const send = () =>
+      fetch(`${server.url}/x`, { method: 'POST', headers: { 'idempotency-key': 'k' }, body: 'b' });
+    const first = await send();
+    expect(first.status).toBe(201);
+    expect(await first.text()).toBe('created');
+    const retry = await send();
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.text()).toBe('created');
+    expect(runs).toBe(1);
+    expect(errors).toHaveLength(1);
+  });
+});
