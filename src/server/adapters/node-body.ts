@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http';
+import { DEFAULTS } from '../core/settings.ts';
 import { BodyUnavailableError } from './body-unavailable-error.ts';
 import { RequestAbortedError } from './request-aborted-error.ts';
 import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
 
 /** Default of `maxRequestBytes`: the largest request body read for a fingerprint. */
-export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_REQUEST_BYTES = DEFAULTS.maxRequestBytes;
 
 /** True when the request announces a body (RFC 9112 §6.3: Content-Length or Transfer-Encoding). */
 export function announcesBody(req: IncomingMessage): boolean {

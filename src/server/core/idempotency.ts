@@ -1,8 +1,9 @@
 import { captureResponse, NULL_BODY_STATUSES } from './capture-response.ts';
 import type { Claim } from './claim.ts';
-import { createEngine } from './engine.ts';
+import { createEngine, type Decision } from './engine.ts';
 import { RELEASE_REASONS } from './events.ts';
 import type { CoreOptions } from './options.ts';
+import { DEFAULTS } from './settings.ts';
 import type { Transaction } from './transaction.ts';
 import type { IdempotencyContext, PlainResponse } from './types.ts';
 
@@ -13,7 +14,20 @@ export type IdempotentHandler<Tx = unknown> = (
 ) => Response | Promise<Response>;
 
 /** Options of {@link idempotency}: the {@link CoreOptions}, with `scope` reading a web `Request`. */
-export type IdempotencyOptions = CoreOptions<Request>;
+export interface IdempotencyOptions extends CoreOptions<Request> {
+  /**
+   * Largest request body read for the fingerprint, in bytes. A larger one is answered 413 Content
+   * Too Large (an `application/problem+json`) before the handler runs and before the key is
+   * claimed: refused from its `Content-Length` without reading it, or, sent without one, once the
+   * bytes read pass the limit.
+   * @default 1_048_576 (1 MiB)
+   * @example
+   * ```ts
+   * idempotency({ store, scope, maxRequestBytes: 64 * 1024 }) // JSON payloads of at most 64 KiB
+   * ```
+   */
+  maxRequestBytes?: number;
+}
 
 const UNGUARDED: IdempotencyContext<never> = Object.freeze({
   key: undefined,
@@ -41,21 +55,27 @@ export function idempotency<Tx = unknown>(
   options: IdempotencyOptions = {},
 ): (handler: IdempotentHandler<Tx>) => (request: Request) => Promise<Response> {
   const engine = createEngine<Request>(options);
+  const limit = options.maxRequestBytes ?? DEFAULTS.maxRequestBytes;
   return (handler) =>
     async function idempotent(request: Request): Promise<Response> {
       let bytes: Uint8Array | undefined;
-      const decision = await engine.begin({
-        method: request.method,
-        path: pathOf(request.url),
-        header: (name) => request.headers.get(name),
-        // arrayBuffer() and not `body`: servers such as @hono/node-server read the socket
-        // directly then, without building a web stream (measured: half the helper's cost).
-        body: async () => {
-          bytes = new Uint8Array(await request.arrayBuffer());
-          return bytes;
-        },
-        request,
-      });
+      let decision: Decision;
+      try {
+        decision = await engine.begin({
+          method: request.method,
+          path: pathOf(request.url),
+          header: (name) => request.headers.get(name),
+          body: async () => {
+            bytes = await readLimited(request, limit);
+            return bytes;
+          },
+          request,
+        });
+      } catch (error) {
+        // Not claimed yet: the key stays free for a retry with a smaller body.
+        if (error instanceof RequestTooLarge) return tooLarge(limit);
+        throw error;
+      }
       switch (decision.kind) {
         case 'bypass':
           return handler(request, UNGUARDED);
@@ -67,6 +87,64 @@ export function idempotency<Tx = unknown>(
           return transact(decision.transaction, handler, rebuilt(request, bytes));
       }
     };
+}
+
+// Thrown by the body reader to stop begin() before the claim; answered 413, never seen outside.
+class RequestTooLarge extends Error {}
+
+/**
+ * The request body, refused past `limit` bytes without reading more than that from a client.
+ * With a Content-Length (and no Transfer-Encoding, which overrides it: RFC 9112 §6.3) the server
+ * frames the body to that length, so it is checked before reading, and a body within it read with
+ * arrayBuffer(): servers such as @hono/node-server then read the socket directly, without
+ * building a web stream (measured: half the helper's cost). Without one (chunked, HTTP/2, a
+ * Request built in process), the stream is read until it passes the limit, then cancelled.
+ */
+async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+  const length = request.headers.get('content-length');
+  if (length !== null && /^\d+$/.test(length) && !request.headers.has('transfer-encoding')) {
+    if (Number(length) > limit) throw new RequestTooLarge();
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    // A Request built in process may carry a Content-Length smaller than its body.
+    if (bytes.byteLength > limit) throw new RequestTooLarge();
+    return bytes;
+  }
+  const body = request.body;
+  if (body === null) return EMPTY;
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    size += read.value.byteLength;
+    if (size > limit) {
+      // Not awaited: the 413 need not wait for the source to wind down.
+      reader.cancel().catch(() => {});
+      throw new RequestTooLarge();
+    }
+    chunks.push(read.value);
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** 413 Content Too Large (RFC 9110 §15.5.14) as a problem, like the Hono adapter's. */
+function tooLarge(limit: number): Response {
+  const problem = {
+    type: 'about:blank',
+    title: 'Content Too Large',
+    status: 413,
+    detail: `The request body exceeds ${limit} bytes.`,
+  };
+  return new Response(JSON.stringify(problem), {
+    status: 413,
+    headers: { 'content-type': 'application/problem+json' },
+  });
 }
 
 async function run<Tx>(

@@ -29,6 +29,7 @@ export const DEFAULTS = {
   waitTimeoutMs: 10_000,
   waitPollMs: 50,
   maxBodyBytes: 1024 * 1024,
+  maxRequestBytes: 1024 * 1024,
 } as const;
 
 export function settingsOf(options: CoreOptions<never>): Settings {
