@@ -7,6 +7,11 @@ import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
 /** Default of `maxRequestBytes`: the largest request body read for a fingerprint. */
 export const DEFAULT_MAX_REQUEST_BYTES = DEFAULTS.maxRequestBytes;
 
+// The bytes a guard read, per request: a second guard on the same request (an app-level and a
+// route-level Express middleware, two routers) gets them from here. It cannot read the stream
+// again: the first read marked it read (`readableDidRead`), though the bytes were given back.
+const readBodies = new WeakMap<IncomingMessage, Buffer | undefined>();
+
 /** True when the request announces a body (RFC 9112 §6.3: Content-Length or Transfer-Encoding). */
 export function announcesBody(req: IncomingMessage): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
@@ -24,6 +29,9 @@ export function announcesBody(req: IncomingMessage): boolean {
  * {@link RequestBodyTooLargeError} (nothing is given back: the request is refused). With
  * `giveBack` false the stream is left read (the caller hands the bytes on some other way). A body
  * already read by someone else rejects with {@link BodyUnavailableError}.
+ *
+ * The bytes are remembered on the request: a later call for the same request (a second guard)
+ * gets them without reading the stream again, still refused over its own `limit`.
  */
 export function readBody(
   req: IncomingMessage,
@@ -31,6 +39,7 @@ export function readBody(
   giveBack = true,
 ): Promise<Buffer | undefined> {
   if (!announcesBody(req)) return Promise.resolve(undefined);
+  if (readBodies.has(req)) return remembered(req, limit);
   // Fingerprinting without the body would let a key reused with another body replay.
   if (req.readableDidRead) return Promise.reject(new BodyUnavailableError());
   // Usually the whole body came in the packet that held the headers: the parser buffers it right
@@ -38,11 +47,32 @@ export function readBody(
   // promise's worth of listeners; only a body still on its way waits for 'readable'.
   if (req.complete && !req.destroyed) return buffered(req, limit, giveBack);
   return Promise.resolve().then(() => {
+    if (readBodies.has(req)) return remembered(req, limit);
     if (req.readableDidRead) throw new BodyUnavailableError();
     // Destroyed, its 'close' may have gone by already: listening for it would wait forever.
     if (req.destroyed) throw new RequestAbortedError();
     return req.complete ? buffered(req, limit, giveBack) : streamBody(req, limit, giveBack);
   });
+}
+
+function remembered(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const body = readBodies.get(req);
+  // An earlier guard with a larger limit read it: this one's limit still holds.
+  if (body !== undefined && body.byteLength > limit) {
+    return Promise.reject(new RequestBodyTooLargeError(limit));
+  }
+  return Promise.resolve(body);
+}
+
+/** Remembers what was read of `req` for a later guard; gives the bytes back if asked. */
+function keep(
+  req: IncomingMessage,
+  body: Buffer | undefined,
+  giveBack: boolean,
+): Buffer | undefined {
+  readBodies.set(req, body);
+  if (giveBack && body !== undefined) req.unshift(body);
+  return body;
 }
 
 function buffered(
@@ -92,12 +122,11 @@ function streamBody(
       if (!req.complete) return;
       cleanup();
       if (size === 0) {
-        resolve(undefined);
+        resolve(keep(req, undefined, giveBack));
         return;
       }
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      if (giveBack) req.unshift(body);
-      resolve(body);
+      resolve(keep(req, body, giveBack));
     }
     req.on('readable', onReadable);
     req.on('error', onError);
@@ -114,8 +143,7 @@ function readBuffered(req: IncomingMessage, limit: number, giveBack: boolean): B
     chunks.push(chunk);
   }
   if (size > limit) throw new RequestBodyTooLargeError(limit);
-  if (size === 0) return undefined;
+  if (size === 0) return keep(req, undefined, giveBack);
   const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-  if (giveBack) req.unshift(body);
-  return body;
+  return keep(req, body, giveBack);
 }

@@ -1,9 +1,84 @@
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import express from 'express';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { idempotency } from '../../../src/server/index.ts';
-import { serveFetch, textOf } from './serve.ts';
+import { idempotency as expressIdempotency } from '../../../src/server/adapters/express.ts';
+import { idempotency, memoryStore } from '../../../src/server/index.ts';
+import { listen, serveFetch, textOf } from './serve.ts';
 
 const quiet = { logger: { warn() {} } };
+
+// Two guards on one route without a body parser before them: the first reads the raw body and
+// gives it back to the stream, which marks the stream read; the second must not read it again.
+describe('express: two guards on one request, no body parser before them', () => {
+  async function stacked(innerLimit?: number) {
+    let runs = 0;
+    const store = memoryStore();
+    const app = express();
+    app.use(expressIdempotency({ ...quiet, store, scope: () => 'app' }));
+    app.post(
+      '/x',
+      expressIdempotency({ ...quiet, store, scope: () => 'route', maxRequestBytes: innerLimit }),
+      // A parser after both guards still finds the body in the stream.
+      express.text({ type: '*/*' }),
+      (req, res) => {
+        runs++;
+        res.status(201).json({ run: runs, body: req.body });
+      },
+    );
+    app.use(
+      (
+        error: { status?: number },
+        _req: express.Request,
+        res: express.Response,
+        _next: express.NextFunction,
+      ) => {
+        res.status(error.status ?? 500).end();
+      },
+    );
+    const server = await listen(createServer(app));
+    onTestFinished(() => server.close());
+    const send = (body = 'hello', key = 'k') =>
+      fetch(`${server.url}/x`, {
+        method: 'POST',
+        headers: { 'idempotency-key': key, 'content-type': 'text/plain' },
+        body,
+      });
+    return { send, runs: () => runs };
+  }
+
+  it('runs the handler once with the body, and replays the retry', async () => {
+    const { send, runs } = await stacked();
+    const first = await send();
+    expect(first.status).toBe(201);
+    expect(await first.json()).toEqual({ run: 1, body: 'hello' });
+    const retry = await send();
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.json()).toEqual({ run: 1, body: 'hello' });
+    expect(runs()).toBe(1);
+  });
+
+  it('tells a retry with another body apart (422): the second guard saw the bytes', async () => {
+    const { send, runs } = await stacked();
+    expect((await send('hello')).status).toBe(201);
+    expect((await send('other')).status).toBe(422);
+    expect(runs()).toBe(1);
+  });
+
+  it("holds the later guard's smaller limit over bytes the first already read", async () => {
+    const { send, runs } = await stacked(4);
+    expect((await send('hello')).status).toBe(413);
+    expect(runs()).toBe(0);
+    expect((await send('hell', 'k2')).status).toBe(201);
+    expect(runs()).toBe(1);
+  });
+
+  it("accepts a body at the later guard's limit", async () => {
+    const { send, runs } = await stacked(5);
+    expect((await send('hello')).status).toBe(201);
+    expect(runs()).toBe(1);
+  });
+});
 
 describe('web idempotency(): maxRequestBytes', () => {
   function guarded(maxRequestBytes: number) {
