@@ -1,12 +1,10 @@
 /** `oncely/server/express`: the idempotency helper as Express 5 middleware. */
-import { subscribe } from 'node:diagnostics_channel';
-import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createEngine, type Decision, type Engine } from '../core/engine.ts';
 import { isPromise } from '../core/is-promise.ts';
 import type { BeginInput, IdempotencyContext } from '../core/types.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, readBody } from './node-body.ts';
-import { captureResponse, handlerThrew } from './node-capture.ts';
+import { captureResponse } from './node-capture.ts';
 import type { NodeIdempotencyOptions } from './node-http.ts';
 import { transactNode } from './node-http.ts';
 import { sendPlain } from './node-send.ts';
@@ -28,12 +26,13 @@ export type ExpressIdempotencyOptions = NodeIdempotencyOptions<Request>;
  * A handler that throws, rejects or calls `next(err)` goes to Express's error handlers as usual,
  * and the key is released: a retry runs the handler again, whatever the error handler answers
  * (a 4xx too, or a 500 with `storeServerErrors`). A handler that ended its response before it
- * threw has answered: that answer is stored and sent (without waiting for the store, since
- * Express then closes the connection: a retry that quick gets a 409, or waits with `wait`).
+ * threw has answered: that answer is stored (with a store that answers later, Redis or
+ * PostgreSQL, Express's final handler may close that first connection before the answer is out;
+ * the retry gets it replayed).
  *
- * The middleware learns of the error from the router's `express.router.request` diagnostics
- * channel (router 2.3, which a current Express 5 install resolves to); with an older router, what
- * an error handler answers is stored as if the handler had answered it.
+ * The middleware learns of the error from what Express's router (2.3, which a current Express 5
+ * install resolves to) keeps on the request, read when the response ends; with an older router,
+ * what an error handler answers is stored as if the handler had answered it.
  *
  * @example
  * ```ts
@@ -49,7 +48,6 @@ export type ExpressIdempotencyOptions = NodeIdempotencyOptions<Request>;
 export function idempotency(options: ExpressIdempotencyOptions = {}): RequestHandler {
   const engine = createEngine<Request>(options);
   const limit = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-  watchRouterErrors();
   return function idempotencyMiddleware(req: Request, res: Response, next: NextFunction): void {
     const parsed: unknown = req.body;
     const input: BeginInput<Request> = {
@@ -98,24 +96,6 @@ function follow(decision: Decision, engine: Engine<Request>, res: Response, next
       return;
     }
   }
-}
-
-// Express's router publishes here each error a handler throws, rejects with or passes to `next`,
-// before it routes the error to the error handlers. The middleware cannot wrap the handler, and
-// the `next` the handler gets is the router's own: this is the one place the error shows.
-const ROUTER_ERRORS = 'tracing:express.router.request:error';
-let watching = false;
-
-function watchRouterErrors(): void {
-  if (watching) return;
-  watching = true;
-  subscribe(ROUTER_ERRORS, onRouterError);
-}
-
-function onRouterError(message: unknown): void {
-  // A subscriber that throws would surface as an uncaught exception: read the context warily.
-  const res = (message as { res?: ServerResponse } | undefined)?.res;
-  if (res !== undefined) handlerThrew(res);
 }
 
 export type { IdempotencyContext } from '../core/types.ts';

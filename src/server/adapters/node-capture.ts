@@ -208,6 +208,10 @@ function endWith(
   capture.ending = true;
   capture.keep(res, chunk, encoding);
   const claim = capture.claim;
+  if (!capture.threw && errorRouted(res)) {
+    capture.threw = true;
+    capture.chunks = undefined;
+  }
   const finish = () =>
     capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
   if (capture.cut && !claim.settled) void claim.release(RELEASE_REASONS.aborted, res.statusCode);
@@ -233,6 +237,18 @@ function endWith(
   return res;
 }
 
+// Express's router (2.3) keeps on the request, under this registered symbol, each error a handler
+// threw, rejected with or passed to `next` and that no error handler has dealt with yet: a
+// response ending while one is there is an error handler's (or the final handler's) answer.
+// Read at the end, it costs nothing per request; the router's diagnostics channel would tell the
+// same at once, but subscribing to it makes the router trace every handler call in the process.
+const ROUTER_ERRORS = Symbol.for('router.tracing.publishedErrors');
+
+function errorRouted(res: ServerResponse): boolean {
+  const seen = (res.req as { [ROUTER_ERRORS]?: { size: number } } | undefined)?.[ROUTER_ERRORS];
+  return seen !== undefined && seen.size > 0;
+}
+
 /** Sends the end held back for the store's answer, once (it may have been sent early). */
 function finishNow(capture: Capture): void {
   const finish = capture.finish;
@@ -251,34 +267,6 @@ export function hasEnded(res: ServerResponse): boolean {
     if (c.ending) return true;
   }
   return false;
-}
-
-/**
- * The guarded handler threw (or passed an error on) and the framework routes the error to its
- * error handlers, as Express does past the middleware. Whatever they answer is not the
- * operation's outcome: it is sent and the key released, as a throw releases it on the other
- * adapters. A handler that had ended its response before throwing has answered: that answer is
- * stored, and sent now rather than when the store answers, because Express's final handler
- * destroys the socket of a response whose headers are out.
- */
-export function handlerThrew(res: ServerResponse): void {
-  const first = (res as Partial<Captured>)[CAPTURE];
-  if (first !== undefined) threwWith(first, res);
-}
-
-function threwWith(capture: Capture, res: ServerResponse): void {
-  // The guard added last wraps the others: its held-back end, sent first, starts their ends.
-  if (capture.later !== undefined) threwWith(capture.later, res);
-  if (capture.ending) {
-    finishNow(capture);
-    return;
-  }
-  if (capture.claim.settled) return;
-  capture.threw = true;
-  capture.chunks = undefined;
-  // Part of the response is out: no error handler can end it whole (Express destroys the
-  // socket), so nothing waits for an end.
-  if (res.headersSent) void capture.claim.release(RELEASE_REASONS.threw, res.statusCode);
 }
 
 function lastOf(capture: Capture): Capture {

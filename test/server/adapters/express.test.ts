@@ -205,20 +205,21 @@ describe('express adapter: a handler that throws', () => {
     expect(runs).toBe(2);
   });
 
-  it('sends and stores what it ended before throwing, with a store that answers later', async () => {
+  it('stores what it ended before throwing, with a store that answers later', async () => {
     let runs = 0;
     const app = express();
-    // wait: the answer goes out before the store has it (the final handler would destroy the
-    // socket otherwise), so a retry quick enough could find the key still in flight.
     app.post('/x', idempotency({ ...quiet, store: delayedStore(), wait: true }), (_req, res) => {
       runs++;
       res.writeHead(201, { 'content-type': 'text/plain' }).end('created');
       throw new Error('after the answer');
     });
     const send = await serve(app);
-    const first = await send();
-    expect(first.status).toBe(201);
-    expect(await first.text()).toBe('created');
+    // Express's final handler may close this first connection before the held-back end is out.
+    const first = await send().then(
+      async (response) => [response.status, await response.text()],
+      () => 'closed',
+    );
+    expect([[201, 'created'], 'closed']).toContainEqual(first);
     const retry = await send();
     expect(retry.status).toBe(201);
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
