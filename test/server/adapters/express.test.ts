@@ -2,10 +2,8 @@ import { createServer } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { idempotency } from '../../../src/server/adapters/express.ts';
-import { memoryStore } from '../../../src/server/index.ts';
-import type { Store } from '../../../src/server/stores/store.ts';
 import { type Fixture, testAdapter } from './behaviour.ts';
-import { listen, textOf } from './serve.ts';
+import { delayedStore, listen, textOf } from './serve.ts';
 
 function route(fixture: Fixture) {
   return async (req: Request, res: Response) => {
@@ -127,22 +125,6 @@ describe('express adapter, body already read', () => {
 
 describe('express adapter: a handler that throws', () => {
   const quiet = { scope: () => 't', logger: { warn() {} } };
-
-  /** The memory store answering `delayMs` later through a promise, as Redis or PostgreSQL do. */
-  function delayedStore(delayMs = 5, inner: Store = memoryStore()): Store {
-    const later = <T>(call: () => T | Promise<T>) =>
-      new Promise<T>((resolve, reject) =>
-        setTimeout(() => Promise.resolve().then(call).then(resolve, reject), delayMs),
-      );
-    return {
-      claim: (id, record) => later(() => inner.claim(id, record)),
-      takeOver: (id, expected, record) => later(() => inner.takeOver(id, expected, record)),
-      renew: (id, owner, leaseUntil) => later(() => inner.renew(id, owner, leaseUntil)),
-      complete: (id, owner, record) => later(() => inner.complete(id, owner, record)),
-      release: (id, owner) => later(() => inner.release(id, owner)),
-      get: (id) => later(() => inner.get(id)),
-    };
-  }
 
   async function serve(app: express.Express) {
     const server = await listen(createServer(app));

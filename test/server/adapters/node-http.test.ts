@@ -5,7 +5,7 @@ import { idempotency } from '../../../src/server/adapters/node-http.ts';
 import { memoryStore } from '../../../src/server/index.ts';
 import type { Store } from '../../../src/server/stores/store.ts';
 import { testAdapter } from './behaviour.ts';
-import { listen, textOf } from './serve.ts';
+import { delayedStore, listen, textOf } from './serve.ts';
 
 testAdapter('node:http', async (fixture) => {
   const guarded = idempotency({
@@ -123,22 +123,6 @@ describe('node:http adapter', () => {
 });
 
 describe('node:http adapter: responses the client does not see to the end', () => {
-  /** The memory store answering `delayMs` later through a promise, as a network store does. */
-  function slowStore(delayMs: number, inner: Store = memoryStore()): Store {
-    const later = <T>(call: () => T | Promise<T>) =>
-      new Promise<T>((resolve, reject) =>
-        setTimeout(() => Promise.resolve().then(call).then(resolve, reject), delayMs),
-      );
-    return {
-      claim: (id, record) => later(() => inner.claim(id, record)),
-      takeOver: (id, expected, record) => later(() => inner.takeOver(id, expected, record)),
-      renew: (id, owner, leaseUntil) => later(() => inner.renew(id, owner, leaseUntil)),
-      complete: (id, owner, record) => later(() => inner.complete(id, owner, record)),
-      release: (id, owner) => later(() => inner.release(id, owner)),
-      get: (id) => later(() => inner.get(id)),
-    };
-  }
-
   const rows = (count: number, pauseMs: number) =>
     Readable.from(
       (async function* () {
@@ -167,7 +151,7 @@ describe('node:http adapter: responses the client does not see to the end', () =
 
   it('frees the key of a client that left while the claim was decided, once the grace is over', async () => {
     let runs = 0;
-    const send = await serve(slowStore(150), (_req, res) => {
+    const send = await serve(delayedStore(150), (_req, res) => {
       runs++;
       res.statusCode = 201;
       // Piped into a response that is closed already: end() never comes.
@@ -220,22 +204,6 @@ describe('node:http adapter: responses the client does not see to the end', () =
 });
 
 describe('node:http adapter: a handler that throws after its answer', () => {
-  /** The memory store answering `delayMs` later through a promise, as Redis or PostgreSQL do. */
-  function delayedStore(delayMs = 5, inner: Store = memoryStore()): Store {
-    const later = <T>(call: () => T | Promise<T>) =>
-      new Promise<T>((resolve, reject) =>
-        setTimeout(() => Promise.resolve().then(call).then(resolve, reject), delayMs),
-      );
-    return {
-      claim: (id, record) => later(() => inner.claim(id, record)),
-      takeOver: (id, expected, record) => later(() => inner.takeOver(id, expected, record)),
-      renew: (id, owner, leaseUntil) => later(() => inner.renew(id, owner, leaseUntil)),
-      complete: (id, owner, record) => later(() => inner.complete(id, owner, record)),
-      release: (id, owner) => later(() => inner.release(id, owner)),
-      get: (id) => later(() => inner.get(id)),
-    };
-  }
-
   it('sends and stores the answer, with a store that answers later', async () => {
     let runs = 0;
     const errors: unknown[] = [];

@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { memoryStore } from '../../../src/server/index.ts';
+import type { Store } from '../../../src/server/stores/store.ts';
 import type { Reply, TestServer } from './behaviour.ts';
 
 /** Listens on 127.0.0.1 with a free port; `close` also drops keep-alive connections. */
@@ -56,5 +58,25 @@ export async function serveFetch(
         server.close(() => done());
         (server as unknown as { closeAllConnections(): void }).closeAllConnections();
       }),
+  };
+}
+
+/**
+ * The memory store answering `delayMs` later through a promise, as Redis or PostgreSQL do: the
+ * adapters then take their asynchronous paths (a claim decided a turn later, an end held back
+ * until the store has the response).
+ */
+export function delayedStore(delayMs = 5, inner: Store = memoryStore()): Store {
+  const later = <T>(call: () => T | Promise<T>) =>
+    new Promise<T>((resolve, reject) =>
+      setTimeout(() => Promise.resolve().then(call).then(resolve, reject), delayMs),
+    );
+  return {
+    claim: (id, record) => later(() => inner.claim(id, record)),
+    takeOver: (id, expected, record) => later(() => inner.takeOver(id, expected, record)),
+    renew: (id, owner, leaseUntil) => later(() => inner.renew(id, owner, leaseUntil)),
+    complete: (id, owner, record) => later(() => inner.complete(id, owner, record)),
+    release: (id, owner) => later(() => inner.release(id, owner)),
+    get: (id) => later(() => inner.get(id)),
   };
 }
