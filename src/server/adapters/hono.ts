@@ -5,7 +5,7 @@ import { captureResponse } from '../core/capture-response.ts';
 import type { Claim } from '../core/claim.ts';
 import { createEngine, type Decision } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
-import { pathOf, toResponse } from '../core/idempotency.ts';
+import { pathOf, tooLarge, toResponse } from '../core/idempotency.ts';
 import type { CoreOptions } from '../core/options.ts';
 import { joinBody } from '../core/runtime.ts';
 import type { IdempotencyContext, PlainResponse } from '../core/types.ts';
@@ -72,7 +72,7 @@ export function idempotency<Tx = unknown>(
       });
     } catch (error) {
       // Hono's default error handler would answer 500; the client sent too much.
-      if (error instanceof RequestBodyTooLargeError) return tooLarge(error);
+      if (error instanceof RequestBodyTooLargeError) return tooLarge(error.message);
       throw error;
     }
     switch (decision.kind) {
@@ -160,19 +160,6 @@ function toNodeResponse(plain: PlainResponse): Response {
       ? null
       : (plain.body as BodyInit);
   return new Response(body, { status: plain.status, headers });
-}
-
-function tooLarge(error: RequestBodyTooLargeError): Response {
-  const problem = {
-    type: 'about:blank',
-    title: 'Content Too Large',
-    status: 413,
-    detail: error.message,
-  };
-  return new Response(JSON.stringify(problem), {
-    status: 413,
-    headers: { 'content-type': 'application/problem+json' },
-  });
 }
 
 /**

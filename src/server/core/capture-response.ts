@@ -1,5 +1,6 @@
 import type { Claim } from './claim.ts';
 import { RELEASE_REASONS } from './events.ts';
+import { joinBody } from './runtime.ts';
 
 const PENDING = Symbol('pending');
 type Read = ReadableStreamReadResult<Uint8Array>;
@@ -56,7 +57,7 @@ export async function captureResponse(claim: Claim, response: Response): Promise
         break;
       }
       if (result.done) {
-        const body = join(unsent);
+        const body = joinBody(unsent);
         if (kept !== undefined) await claim.complete({ status, headers, body });
         const init = { status, statusText, headers };
         return new Response(NULL_BODY_STATUSES.has(status) ? null : (body as BodyInit), init);
@@ -104,17 +105,4 @@ export async function captureResponse(claim: Claim, response: Response): Promise
     },
   });
   return new Response(stream, { status, statusText, headers });
-}
-
-function join(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  let size = 0;
-  for (const chunk of chunks) size += chunk.byteLength;
-  const joined = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return joined;
 }

@@ -3,6 +3,7 @@ import type { Claim } from './claim.ts';
 import { createEngine, type Decision } from './engine.ts';
 import { RELEASE_REASONS } from './events.ts';
 import type { CoreOptions } from './options.ts';
+import { joinBody } from './runtime.ts';
 import { DEFAULTS } from './settings.ts';
 import type { Transaction } from './transaction.ts';
 import type { IdempotencyContext, PlainResponse } from './types.ts';
@@ -73,7 +74,8 @@ export function idempotency<Tx = unknown>(
         });
       } catch (error) {
         // Not claimed yet: the key stays free for a retry with a smaller body.
-        if (error instanceof RequestTooLarge) return tooLarge(limit);
+        if (error instanceof RequestTooLarge)
+          return tooLarge(`The request body exceeds ${limit} bytes.`);
         throw error;
       }
       switch (decision.kind) {
@@ -123,24 +125,12 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
     }
     chunks.push(read.value);
   }
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return joinBody(chunks);
 }
 
-/** 413 Content Too Large (RFC 9110 §15.5.14) as a problem, like the Hono adapter's. */
-function tooLarge(limit: number): Response {
-  const problem = {
-    type: 'about:blank',
-    title: 'Content Too Large',
-    status: 413,
-    detail: `The request body exceeds ${limit} bytes.`,
-  };
+/** 413 Content Too Large (RFC 9110 §15.5.14) as a problem; the Hono adapter answers with it too. */
+export function tooLarge(detail: string): Response {
+  const problem = { type: 'about:blank', title: 'Content Too Large', status: 413, detail };
   return new Response(JSON.stringify(problem), {
     status: 413,
     headers: { 'content-type': 'application/problem+json' },
