@@ -31,13 +31,6 @@ class Capture {
   // Headers given to writeHead as an object: Node sends them without keeping them when no header
   // was set before, so they are kept here (cheaper than setHeader for each).
   given: OutgoingHttpHeaders | undefined;
-  // The handler threw and the framework's error handlers answer: their answer is not the
-  // operation's outcome, so the end releases the key instead of storing it.
-  threw = false;
-  // The handler's end, held back until the store answers (see endWith).
-  finish: (() => void) | undefined;
-  // A second guard's capture on the same response (it wraps this one's methods).
-  later: Capture | undefined;
 
   constructor(res: ServerResponse, claim: Claim, graceMs: number) {
     this.claim = claim;
@@ -93,7 +86,6 @@ export function captureResponse(res: ServerResponse, claim: Claim, graceMs: numb
   }
   // Captured already (a second guard on the same response): the shared wrappers find the first
   // capture, so this one binds its own, which call through to the first.
-  lastOf((res as Captured)[CAPTURE]).later = capture;
   res.writeHead = function (
     this: ServerResponse,
     status: number,
@@ -206,34 +198,31 @@ function endWith(
     return res;
   }
   capture.ending = true;
+  (res as Ending)[ENDING] = true;
   capture.keep(res, chunk, encoding);
   const claim = capture.claim;
-  if (!capture.threw && errorRouted(res)) {
-    capture.threw = true;
-    capture.chunks = undefined;
-  }
   const finish = () =>
     capture.end.call(res, chunk, encoding as BufferEncoding, callback as () => void);
-  if (capture.cut && !claim.settled) void claim.release(RELEASE_REASONS.aborted, res.statusCode);
-  if (claim.settled) {
-    finish();
-    return res;
-  }
-  const settled = capture.threw
+  // An error handler's answer (the handler threw) and a body the client cut short are not the
+  // operation's outcome: the key is released. Otherwise the response is stored.
+  const settled = errorRouted(res)
     ? claim.release(RELEASE_REASONS.threw, res.statusCode)
-    : claim.complete({
-        status: res.statusCode,
-        headers: headersOf(res, capture.given),
-        body: capture.chunks ?? NOTHING,
-      });
-  // A synchronous store has answered already: end now, in the handler's own turn, as bare
-  // Node would.
+    : capture.cut
+      ? claim.release(RELEASE_REASONS.aborted, res.statusCode)
+      : claim.settled
+        ? undefined
+        : claim.complete({
+            status: res.statusCode,
+            headers: headersOf(res, capture.given),
+            body: capture.chunks ?? NOTHING,
+          });
+  // A synchronous store has answered already (or nothing was asked of it): end now, in the
+  // handler's own turn, as bare Node would.
   if (!isPromise(settled)) {
     finish();
     return res;
   }
-  capture.finish = finish;
-  void settled.then(() => finishNow(capture));
+  void settled.then(finish);
   return res;
 }
 
@@ -249,12 +238,10 @@ function errorRouted(res: ServerResponse): boolean {
   return seen !== undefined && seen.size > 0;
 }
 
-/** Sends the end held back for the store's answer, once (it may have been sent early). */
-function finishNow(capture: Capture): void {
-  const finish = capture.finish;
-  capture.finish = undefined;
-  finish?.();
-}
+// Set on a response once a guarded handler has called its end: the real end may still wait for
+// the store (see endWith), and Node's `writableEnded` is false until it goes out.
+const ENDING = Symbol('oncely.ending');
+type Ending = ServerResponse & { [ENDING]?: true };
 
 /**
  * Whether the handler has ended the response. Node's `writableEnded` stays false while the end
@@ -262,15 +249,7 @@ function finishNow(capture: Capture): void {
  * (or destroy the socket) that the store is about to hold.
  */
 export function hasEnded(res: ServerResponse): boolean {
-  if (res.writableEnded) return true;
-  for (let c = (res as Partial<Captured>)[CAPTURE]; c !== undefined; c = c.later) {
-    if (c.ending) return true;
-  }
-  return false;
-}
-
-function lastOf(capture: Capture): Capture {
-  return capture.later === undefined ? capture : lastOf(capture.later);
+  return res.writableEnded || (res as Ending)[ENDING] === true;
 }
 
 function closeWith(capture: Capture, res: ServerResponse): void {
