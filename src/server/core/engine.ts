@@ -11,7 +11,6 @@ import { Claim } from './claim.ts';
 import { fingerprint } from './fingerprint.ts';
 import { isPromise } from './is-promise.ts';
 import type { CoreOptions, Logger } from './options.ts';
-import { ownerToken } from './owner-token.ts';
 import { recordId } from './record-id.ts';
 import { Runtime, sleep, waitPolls } from './runtime.ts';
 import type { Settings } from './settings.ts';
@@ -156,7 +155,7 @@ export class Engine<Req = Request> {
     }
     // The first claim, without a promise when the store answers synchronously: on the common
     // paths (a new key, a replay) the request is decided here.
-    const record = this.#inFlight(print);
+    const record = this.#runtime.inFlightRecord(print);
     let claimed: MaybePromise<StoreRecord | undefined>;
     try {
       claimed = this.#settings.store.claim(id, record);
@@ -170,21 +169,6 @@ export class Engine<Req = Request> {
       );
     }
     return this.#claimed(id, key, scope, print, record, claimed);
-  }
-
-  #inFlight(print: string): InFlightRecord {
-    const settings = this.#settings;
-    const now = settings.now();
-    const leaseUntil = now + settings.leaseMs;
-    return {
-      state: RECORD_STATE.inFlight,
-      fingerprint: print,
-      owner: ownerToken(),
-      leaseUntil,
-      // Never before the lease ends: an expired record counts as absent, and a duplicate would run
-      // the handler again while this one still holds the key (ttlMs may be shorter than leaseMs).
-      expiresAt: Math.max(now + settings.ttlMs, leaseUntil),
-    };
   }
 
   /** What the first claim found: the key is ours, a replay, or one of the rarer paths. */
@@ -222,7 +206,7 @@ export class Engine<Req = Request> {
     let existing: StoreRecord | undefined = found;
     for (;;) {
       if (existing === undefined) {
-        const record = this.#inFlight(print);
+        const record = this.#runtime.inFlightRecord(print);
         try {
           existing = await store.claim(id, record);
         } catch (error) {
@@ -236,7 +220,7 @@ export class Engine<Req = Request> {
       if (verdict === 'lapsed' && takeovers++ < 3) {
         // The holder's lease ran out (its process likely died): take the key over, compare-and-set
         // on the owner and lease we read, so two retries cannot both win.
-        const next = this.#inFlight(print);
+        const next = this.#runtime.inFlightRecord(print);
         let took: boolean;
         try {
           took = await store.takeOver(

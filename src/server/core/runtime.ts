@@ -1,6 +1,7 @@
 import { REPLAYED_HEADER } from '../../protocol.ts';
 import {
   type CompletedRecord,
+  type InFlightRecord,
   RECORD_STATE,
   type StoredResponse,
   type StoreRecord,
@@ -8,6 +9,7 @@ import {
 import type { IdempotencyEvent, ReleaseReason } from './events.ts';
 import { RELEASE_REASONS } from './events.ts';
 import type { CoreOptions } from './options.ts';
+import { ownerToken } from './owner-token.ts';
 import { PROBLEMS, type Problem, problemJson, problemType, toPlainProblem } from './problem.ts';
 import { Renewals } from './renewals.ts';
 import { type Settings, settingsOf } from './settings.ts';
@@ -72,6 +74,22 @@ export class Runtime {
   /** Seconds until `leaseUntil`, at least 1 (the 409's `Retry-After`). */
   retryAfter(leaseUntil: number): number {
     return Math.max(1, Math.ceil((leaseUntil - this.settings.now()) / 1000));
+  }
+
+  /** A new in-flight record for a claim or a takeover: a fresh owner token and lease. */
+  inFlightRecord(fingerprint: string): InFlightRecord {
+    const settings = this.settings;
+    const now = settings.now();
+    const leaseUntil = now + settings.leaseMs;
+    return {
+      state: RECORD_STATE.inFlight,
+      fingerprint,
+      owner: ownerToken(),
+      leaseUntil,
+      // Never before the lease ends: an expired record counts as absent, and a duplicate would run
+      // the handler again while this one still holds the key (ttlMs may be shorter than leaseMs).
+      expiresAt: Math.max(now + settings.ttlMs, leaseUntil),
+    };
   }
 
   completedRecord(

@@ -1,12 +1,10 @@
 import {
   type CompletedRecord,
-  type InFlightRecord,
   RECORD_STATE,
   type TransactionalStore,
   type TransactOutcome,
 } from '../stores/store.ts';
 import { RELEASE_REASONS, type ReleaseReason } from './events.ts';
-import { ownerToken } from './owner-token.ts';
 import { joinBody, type Runtime, sleep, waitPolls } from './runtime.ts';
 import type { HandlerResponse, PlainResponse } from './types.ts';
 
@@ -50,16 +48,7 @@ export class Transaction {
     const store = settings.store as TransactionalStore<Tx>;
     let polls = waitPolls(settings);
     for (;;) {
-      const now = settings.now();
-      const leaseUntil = now + settings.leaseMs;
-      const record: InFlightRecord = {
-        state: RECORD_STATE.inFlight,
-        fingerprint: this.#fingerprint,
-        owner: ownerToken(),
-        leaseUntil,
-        // As in the engine: the in-flight record never expires before its lease ends.
-        expiresAt: Math.max(now + settings.ttlMs, leaseUntil),
-      };
+      const record = runtime.inFlightRecord(this.#fingerprint);
       let ran: { response: R; body: Uint8Array } | undefined;
       let thrown: { error: unknown } | undefined;
       let notStored: ReleaseReason | undefined;
