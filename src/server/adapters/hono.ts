@@ -1,11 +1,11 @@
 /** `oncely/server/hono`: the idempotency helper as Hono 4 middleware. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
-import { captureResponse } from '../core/capture-response.ts';
+import { captureResponse, NULL_BODY_STATUSES } from '../core/capture-response.ts';
 import type { Claim } from '../core/claim.ts';
 import { createEngine, type Decision } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
-import { pathOf, tooLarge, toResponse } from '../core/idempotency.ts';
+import { pathOf, replayBody, tooLarge, toResponse } from '../core/idempotency.ts';
 import type { CoreOptions } from '../core/options.ts';
 import { joinBody } from '../core/runtime.ts';
 import type { IdempotencyContext, PlainResponse } from '../core/types.ts';
@@ -29,8 +29,6 @@ export interface IdempotencyEnv<Tx = unknown> {
 }
 
 const EMPTY = new Uint8Array(0);
-// Fetch: these statuses cannot carry a body, so a Response must be built with null.
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 /**
  * Hono middleware that guards the routes after it with an Idempotency-Key: for one key the
@@ -154,12 +152,7 @@ function toNodeResponse(plain: PlainResponse): Response {
     if (name in headers) return toResponse(plain);
     headers[name] = value;
   }
-  // No body for an empty one: @hono/node-server gives an empty byte body a Content-Type.
-  const body =
-    NULL_BODY_STATUSES.has(plain.status) || plain.body.byteLength === 0
-      ? null
-      : (plain.body as BodyInit);
-  return new Response(body, { status: plain.status, headers });
+  return new Response(replayBody(plain), { status: plain.status, headers });
 }
 
 /**

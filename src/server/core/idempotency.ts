@@ -189,10 +189,17 @@ async function transact<Tx>(
 export function toResponse(plain: PlainResponse): Response {
   const headers = new Headers();
   for (const [name, value] of plain.headers) headers.append(name, value);
-  // No body for an empty one: some servers give an empty byte body a Content-Type.
-  const body =
-    NULL_BODY_STATUSES.has(plain.status) || plain.body.byteLength === 0 ? null : plain.body;
-  return new Response(body as BodyInit | null, { status: plain.status, headers });
+  return new Response(replayBody(plain), { status: plain.status, headers });
+}
+
+/**
+ * The body a Response for `plain` is built with: none for a status that cannot carry one, and
+ * none for an empty one, which some servers (@hono/node-server) would give a Content-Type.
+ */
+export function replayBody(plain: PlainResponse): BodyInit | null {
+  return NULL_BODY_STATUSES.has(plain.status) || plain.body.byteLength === 0
+    ? null
+    : (plain.body as BodyInit);
 }
 
 // The handler gets a request whose body it can still read: the helper read the original's. Built
