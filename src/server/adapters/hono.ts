@@ -8,8 +8,9 @@ import { RELEASE_REASONS } from '../core/events.ts';
 import { pathOf, replayBody, tooLarge, toResponse } from '../core/idempotency.ts';
 import type { CoreOptions } from '../core/options.ts';
 import { joinBody } from '../core/runtime.ts';
+import { DEFAULTS } from '../core/settings.ts';
 import type { IdempotencyContext, PlainResponse } from '../core/types.ts';
-import { DEFAULT_MAX_REQUEST_BYTES, readBody } from './node-body.ts';
+import { readBody } from './node-body.ts';
 import { captureResponse as captureNodeResponse } from './node-capture.ts';
 import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
 
@@ -54,7 +55,7 @@ export function idempotency<Tx = unknown>(
   options: HonoIdempotencyOptions = {},
 ): MiddlewareHandler<IdempotencyEnv<Tx>> {
   const engine = createEngine<Context>(options);
-  const limit = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const limit = options.maxRequestBytes ?? DEFAULTS.maxRequestBytes;
   return async function idempotencyMiddleware(c, next) {
     const node = nodeBindings(c.env);
     let decision: Decision;

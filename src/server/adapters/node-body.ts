@@ -1,11 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { DEFAULTS } from '../core/settings.ts';
 import { BodyUnavailableError } from './body-unavailable-error.ts';
 import { RequestAbortedError } from './request-aborted-error.ts';
 import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
-
-/** Default of `maxRequestBytes`: the largest request body read for a fingerprint. */
-export const DEFAULT_MAX_REQUEST_BYTES = DEFAULTS.maxRequestBytes;
 
 // The bytes a guard read, per request: a second guard on the same request (an app-level and a
 // route-level Express middleware, two routers) gets them from here. It cannot read the stream
@@ -64,14 +60,27 @@ function remembered(req: IncomingMessage, limit: number): Promise<Buffer | undef
   return Promise.resolve(body);
 }
 
-/** Remembers what was read of `req` for a later guard; gives the bytes back if asked. */
+/**
+ * The body read of `req` (its chunks, `size` bytes in all; undefined when empty). Given back to
+ * the stream if asked, and then remembered for a later guard, which can no longer read the
+ * stream. Without `giveBack` the caller hands the bytes on itself (Hono's `rawBody`).
+ */
 function keep(
   req: IncomingMessage,
-  body: Buffer | undefined,
+  chunks: Buffer[],
+  size: number,
   giveBack: boolean,
 ): Buffer | undefined {
-  readBodies.set(req, body);
-  if (giveBack && body !== undefined) req.unshift(body);
+  const body =
+    size === 0
+      ? undefined
+      : chunks.length === 1
+        ? (chunks[0] as Buffer)
+        : Buffer.concat(chunks, size);
+  if (giveBack) {
+    readBodies.set(req, body);
+    if (body !== undefined) req.unshift(body);
+  }
   return body;
 }
 
@@ -121,12 +130,7 @@ function streamBody(
       }
       if (!req.complete) return;
       cleanup();
-      if (size === 0) {
-        resolve(keep(req, undefined, giveBack));
-        return;
-      }
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      resolve(keep(req, body, giveBack));
+      resolve(keep(req, chunks, size, giveBack));
     }
     req.on('readable', onReadable);
     req.on('error', onError);
@@ -143,7 +147,5 @@ function readBuffered(req: IncomingMessage, limit: number, giveBack: boolean): B
     chunks.push(chunk);
   }
   if (size > limit) throw new RequestBodyTooLargeError(limit);
-  if (size === 0) return keep(req, undefined, giveBack);
-  const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-  return keep(req, body, giveBack);
+  return keep(req, chunks, size, giveBack);
 }

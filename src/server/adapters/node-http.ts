@@ -3,9 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createEngine, type Engine } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
 import type { CoreOptions } from '../core/options.ts';
+import { DEFAULTS } from '../core/settings.ts';
 import type { Transaction } from '../core/transaction.ts';
 import type { IdempotencyContext } from '../core/types.ts';
-import { DEFAULT_MAX_REQUEST_BYTES, readBody } from './node-body.ts';
+import { readBody } from './node-body.ts';
 import { bufferResponse, captureResponse, hasEnded } from './node-capture.ts';
 import { clearHeaders, sendPlain } from './node-send.ts';
 
@@ -71,7 +72,7 @@ export function idempotency<Tx = unknown>(
   } = {},
 ): (handler: NodeHandler<Tx>) => (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const engine = createEngine<IncomingMessage>(options);
-  const limit = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const limit = options.maxRequestBytes ?? DEFAULTS.maxRequestBytes;
   const onError = options.onError ?? ((error: unknown) => console.error(error));
   return (handler) =>
     async function idempotent(req: IncomingMessage, res: ServerResponse): Promise<void> {
