@@ -99,7 +99,7 @@ function follow(decision: Decision, engine: Engine<Request>, res: Response, next
   }
 }
 
+export { RequestBodyTooLargeError } from '../core/request-body-too-large-error.ts';
 export type { IdempotencyContext } from '../core/types.ts';
 export { BodyUnavailableError } from './body-unavailable-error.ts';
 export { RequestAbortedError } from './request-aborted-error.ts';
-export { RequestBodyTooLargeError } from './request-body-too-large-error.ts';

@@ -7,12 +7,12 @@ import { createEngine, type Decision } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
 import { pathOf, replayBody, tooLarge, toResponse } from '../core/idempotency.ts';
 import type { CoreOptions } from '../core/options.ts';
+import { RequestBodyTooLargeError } from '../core/request-body-too-large-error.ts';
 import { joinBody } from '../core/runtime.ts';
 import { DEFAULTS } from '../core/settings.ts';
 import type { IdempotencyContext, PlainResponse } from '../core/types.ts';
 import { readBody } from './node-body.ts';
 import { captureResponse as captureNodeResponse } from './node-capture.ts';
-import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
 
 /** Options of the Hono middleware: the core options, with `scope` reading Hono's context. */
 export interface HonoIdempotencyOptions extends CoreOptions<Context> {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
+import { RequestBodyTooLargeError } from '../core/request-body-too-large-error.ts';
 import { BodyUnavailableError } from './body-unavailable-error.ts';
 import { RequestAbortedError } from './request-aborted-error.ts';
-import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
 
 // The bytes a guard read, per request: a second guard on the same request (an app-level and a
 // route-level Express middleware, two routers) gets them from here. It cannot read the stream

@@ -171,6 +171,6 @@ function statusOf(error: unknown): number {
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
 }
 
+export { RequestBodyTooLargeError } from '../core/request-body-too-large-error.ts';
 export type { IdempotencyContext } from '../core/types.ts';
 export { RequestAbortedError } from './request-aborted-error.ts';
-export { RequestBodyTooLargeError } from './request-body-too-large-error.ts';

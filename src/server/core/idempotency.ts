@@ -3,6 +3,7 @@ import type { Claim } from './claim.ts';
 import { createEngine, type Decision } from './engine.ts';
 import { RELEASE_REASONS } from './events.ts';
 import type { CoreOptions } from './options.ts';
+import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
 import { joinBody } from './runtime.ts';
 import { DEFAULTS } from './settings.ts';
 import type { Transaction } from './transaction.ts';
@@ -74,8 +75,7 @@ export function idempotency<Tx = unknown>(
         });
       } catch (error) {
         // Not claimed yet: the key stays free for a retry with a smaller body.
-        if (error instanceof RequestTooLarge)
-          return tooLarge(`The request body exceeds ${limit} bytes.`);
+        if (error instanceof RequestBodyTooLargeError) return tooLarge(error.message);
         throw error;
       }
       switch (decision.kind) {
@@ -91,9 +91,6 @@ export function idempotency<Tx = unknown>(
     };
 }
 
-// Thrown by the body reader to stop begin() before the claim; answered 413, never seen outside.
-class RequestTooLarge extends Error {}
-
 /**
  * The request body, refused past `limit` bytes without reading more than that from a client.
  * With a Content-Length (and no Transfer-Encoding, which overrides it: RFC 9112 §6.3) the server
@@ -105,10 +102,10 @@ class RequestTooLarge extends Error {}
 async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
   const length = request.headers.get('content-length');
   if (length !== null && /^\d+$/.test(length) && !request.headers.has('transfer-encoding')) {
-    if (Number(length) > limit) throw new RequestTooLarge();
+    if (Number(length) > limit) throw new RequestBodyTooLargeError(limit);
     const bytes = new Uint8Array(await request.arrayBuffer());
     // A Request built in process may carry a Content-Length smaller than its body.
-    if (bytes.byteLength > limit) throw new RequestTooLarge();
+    if (bytes.byteLength > limit) throw new RequestBodyTooLargeError(limit);
     return bytes;
   }
   const body = request.body;
@@ -121,7 +118,7 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
     if (size > limit) {
       // Not awaited: the 413 need not wait for the source to wind down.
       reader.cancel().catch(() => {});
-      throw new RequestTooLarge();
+      throw new RequestBodyTooLargeError(limit);
     }
     chunks.push(read.value);
   }

@@ -2,7 +2,8 @@ import { OncelyError } from '../../errors/oncely-error.ts';
 
 /**
  * Thrown while reading a request body for its fingerprint when it passes `maxRequestBytes`.
- * Carries `status` 413 so Express's and Fastify's error handlers answer 413 Content Too Large.
+ * Carries `status` 413 so Express's and Fastify's error handlers answer 413 Content Too Large;
+ * the web wrapper and the Hono adapter answer the 413 problem themselves.
  */
 export class RequestBodyTooLargeError extends OncelyError {
   /** The limit in bytes that was passed. */
