@@ -280,6 +280,19 @@ function afterGrace(ms: number, then: () => void): void {
   setTimeout(then, ms).unref();
 }
 
+/**
+ * What {@link bufferResponse}'s `done` rejects with when the response was written by the error
+ * handlers after the handler threw (Express): it is sent, but neither stored nor committed.
+ */
+export class ErrorHandlerAnswer extends Error {
+  readonly answer: BufferedResponse;
+
+  constructor(answer: BufferedResponse) {
+    super('the handler threw; its error handler answered');
+    this.answer = answer;
+  }
+}
+
 /** The handler's answer as {@link bufferResponse} collected it. */
 export interface BufferedResponse {
   status: number;
@@ -351,7 +364,10 @@ export function bufferResponse(
       }
       keep(chunk, encoding);
       if (typeof callback === 'function') this.once('finish', callback as () => void);
-      resolve({ status: this.statusCode, headers: this.getHeaders(), body });
+      const answer = { status: this.statusCode, headers: this.getHeaders(), body };
+      // An error handler's answer to a throw (Express): the transaction must roll back.
+      if (errorRouted(this)) reject(new ErrorHandlerAnswer(answer));
+      else resolve(answer);
       return this;
     } as ServerResponse['end'];
     res.once('close', () => {

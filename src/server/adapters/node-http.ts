@@ -3,11 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createEngine, type Engine } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
 import type { CoreOptions } from '../core/options.ts';
+import { joinBody } from '../core/runtime.ts';
 import { DEFAULTS } from '../core/settings.ts';
 import type { Transaction } from '../core/transaction.ts';
 import type { IdempotencyContext } from '../core/types.ts';
 import { readBody } from './node-body.ts';
-import { bufferResponse, captureResponse, hasEnded } from './node-capture.ts';
+import { bufferResponse, captureResponse, ErrorHandlerAnswer, hasEnded } from './node-capture.ts';
 import { clearHeaders, sendPlain } from './node-send.ts';
 
 /** Options of the Node adapters: the core options, with `scope` reading Node's request. */
@@ -155,6 +156,13 @@ export async function transactNode<Tx>(
       await run(tx);
       return buffered.done;
     });
+  } catch (error) {
+    // The handler threw and an error handler answered (Express): rolled back and released, the
+    // answer is sent as it was written (its status and headers are on `res` already).
+    if (!(error instanceof ErrorHandlerAnswer)) throw error;
+    buffered.restore();
+    res.end(joinBody(error.answer.body));
+    return;
   } finally {
     buffered.restore();
   }

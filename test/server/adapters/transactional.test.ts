@@ -211,4 +211,52 @@ describe.skipIf(!url)('adapters in transactional mode (PostgreSQL)', () => {
       });
     });
   }
+
+  it('express: rolls back and releases a throw its error handler answers with a 4xx', async () => {
+    const app = express();
+    app.use(express.json());
+    app.post(
+      '/charges',
+      expressIdempotency({
+        store,
+        transactional: true,
+        scope: () => 'tx-tenant',
+        logger: { warn() {} },
+      }),
+      async (req, res) => {
+        const context = res.locals.oncely as IdempotencyContext<pg.PoolClient>;
+        const { status, body } = await work(
+          context.tx as pg.PoolClient,
+          String(context.key),
+          req.get('x-mode'),
+        );
+        res.status(status).type('json').send(body);
+      },
+    );
+    app.use((error: Error, _req: express.Request, res: express.Response, _next: unknown) => {
+      res.status(400).json({ error: error.message });
+    });
+    const server = await listen(createServer(app));
+    onTestFinished(() => server.close());
+    const send = (key: string, mode?: string) =>
+      fetch(`${server.url}/charges`, {
+        method: 'POST',
+        headers: {
+          'idempotency-key': key,
+          'content-type': 'application/json',
+          ...(mode === undefined ? {} : { 'x-mode': mode }),
+        },
+        body: '{"amount":1}',
+      });
+    const key = `express-error-handler-${run}`;
+    const failed = await send(key, 'throw');
+    expect(failed.status).toBe(400);
+    expect(await failed.json()).toEqual({ error: 'handler failed' });
+    expect(await count(key)).toBe(0);
+    const retry = await send(key);
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    await retry.text();
+    expect(await count(key)).toBe(1);
+  });
 });
