@@ -127,6 +127,18 @@ describe.skipIf(!url)('adapters in transactional mode (PostgreSQL)', () => {
     return { status, body: JSON.stringify({ key, at: process.hrtime.bigint().toString(), pad }) };
   };
 
+  /** Posts a charge to `url` with `key`; `mode` tells the route's work how to answer. */
+  const sender = (url: string) => (key: string, mode?: string) =>
+    fetch(`${url}/charges`, {
+      method: 'POST',
+      headers: {
+        'idempotency-key': key,
+        'content-type': 'application/json',
+        ...(mode === undefined ? {} : { 'x-mode': mode }),
+      },
+      body: '{"amount":1}',
+    });
+
   const count = async (key: string) =>
     Number(
       (await pool.query(`SELECT count(*) AS n FROM ${charges} WHERE key = $1`, [key])).rows[0].n,
@@ -146,16 +158,7 @@ describe.skipIf(!url)('adapters in transactional mode (PostgreSQL)', () => {
           work,
         });
         onTestFinished(() => server.close());
-        return (key: string, mode?: string) =>
-          fetch(`${server.url}/charges`, {
-            method: 'POST',
-            headers: {
-              'idempotency-key': key,
-              'content-type': 'application/json',
-              ...(mode === undefined ? {} : { 'x-mode': mode }),
-            },
-            body: '{"amount":1}',
-          });
+        return sender(server.url);
       };
 
       it('commits the handler write with the stored response, and replays it', async () => {
@@ -238,16 +241,7 @@ describe.skipIf(!url)('adapters in transactional mode (PostgreSQL)', () => {
     });
     const server = await listen(createServer(app));
     onTestFinished(() => server.close());
-    const send = (key: string, mode?: string) =>
-      fetch(`${server.url}/charges`, {
-        method: 'POST',
-        headers: {
-          'idempotency-key': key,
-          'content-type': 'application/json',
-          ...(mode === undefined ? {} : { 'x-mode': mode }),
-        },
-        body: '{"amount":1}',
-      });
+    const send = sender(server.url);
     const key = `express-error-handler-${run}`;
     const failed = await send(key, 'throw');
     expect(failed.status).toBe(400);
