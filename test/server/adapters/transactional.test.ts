@@ -43,6 +43,19 @@ interface Setup {
   work: Work;
 }
 
+/** The Express route: the work through the transaction in `res.locals.oncely`. */
+function expressRoute(work: Work): express.RequestHandler {
+  return async (req, res) => {
+    const context = res.locals.oncely as IdempotencyContext<pg.PoolClient>;
+    const { status, body } = await work(
+      context.tx as pg.PoolClient,
+      String(context.key),
+      req.get('x-mode'),
+    );
+    res.status(status).type('json').send(body);
+  };
+}
+
 const servers: Record<string, (setup: Setup) => Promise<TestServer>> = {
   'node:http': async ({ options, work }) =>
     listen(
@@ -63,15 +76,7 @@ const servers: Record<string, (setup: Setup) => Promise<TestServer>> = {
   express: async ({ options, work }) => {
     const app = express();
     app.use(express.json());
-    app.post('/charges', expressIdempotency(options), async (req, res) => {
-      const context = res.locals.oncely as IdempotencyContext<pg.PoolClient>;
-      const { status, body } = await work(
-        context.tx as pg.PoolClient,
-        String(context.key),
-        req.get('x-mode'),
-      );
-      res.status(status).type('json').send(body);
-    });
+    app.post('/charges', expressIdempotency(options), expressRoute(work));
     return listen(createServer(app));
   },
   fastify: async ({ options, work }) => {
@@ -226,15 +231,7 @@ describe.skipIf(!url)('adapters in transactional mode (PostgreSQL)', () => {
         scope: () => 'tx-tenant',
         logger: { warn() {} },
       }),
-      async (req, res) => {
-        const context = res.locals.oncely as IdempotencyContext<pg.PoolClient>;
-        const { status, body } = await work(
-          context.tx as pg.PoolClient,
-          String(context.key),
-          req.get('x-mode'),
-        );
-        res.status(status).type('json').send(body);
-      },
+      expressRoute(work),
     );
     app.use((error: Error, _req: express.Request, res: express.Response, _next: unknown) => {
       res.status(400).json({ error: error.message });
