@@ -13,6 +13,7 @@ import { DEFAULTS } from '../core/settings.ts';
 import type { IdempotencyContext, PlainResponse } from '../core/types.ts';
 import { readBody } from './node-body.ts';
 import { captureResponse as captureNodeResponse } from './node-capture.ts';
+import { replayPayload } from './replay-payload.ts';
 
 /** Options of the Hono middleware: the core options, with `scope` reading Hono's context. */
 export interface HonoIdempotencyOptions extends CoreOptions<Context> {
@@ -153,7 +154,11 @@ function toNodeResponse(plain: PlainResponse): Response {
     if (name in headers) return toResponse(plain);
     headers[name] = value;
   }
-  return new Response(replayBody(plain), { status: plain.status, headers });
+  const body = replayBody(plain);
+  // Text goes out in one write with the head (see replayPayload). Only with a Content-Type: a
+  // Response that a later middleware makes real would give a string body one of its own.
+  const payload = body !== null && 'content-type' in headers ? replayPayload(plain.body) : body;
+  return new Response(payload as BodyInit | null, { status: plain.status, headers });
 }
 
 /**

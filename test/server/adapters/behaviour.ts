@@ -122,6 +122,13 @@ async function start(makeServer: MakeServer): Promise<Harness> {
           chunks: [bytes.subarray(0, 100), bytes.subarray(100)],
         };
       }
+      if (mode === 'utf8') {
+        // A BOM and multi-byte characters: text that adapters may send as a string on replay.
+        const text = `\uFEFF{"run":${run},"name":"Zoë ✓ 😀"}`;
+        const headers: [string, string][] = [['x-custom', `run-${run}`]];
+        if (header('x-typed') === 'yes') headers.unshift(['content-type', 'application/json']);
+        return { status, headers, chunks: [encoder.encode(text)] };
+      }
       if (mode === 'large') {
         const chunk = encoder.encode('x'.repeat(1024));
         return {
@@ -237,6 +244,23 @@ export function testAdapter(name: string, makeServer: MakeServer): void {
       expect(headersOf(again)).toEqual(headersOf(first));
       expect(new Uint8Array(await again.arrayBuffer())).toEqual(bytes);
       expect(t.runs).toBe(1);
+    });
+
+    it('replays UTF-8 text byte for byte, a BOM and multi-byte characters included', async () => {
+      const t = await start(makeServer);
+      for (const typed of ['yes', 'no']) {
+        const headers = { 'x-mode': 'utf8', 'x-typed': typed };
+        const first = await t.send(`utf8-${typed}`, { headers });
+        const bytes = new Uint8Array(await first.arrayBuffer());
+        expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+        const again = await t.send(`utf8-${typed}`, { headers });
+        expect(again.headers.get('idempotent-replayed')).toBe('true');
+        // No Content-Type comes with the replay when the handler sent none.
+        expect(headersOf(again)).toEqual(headersOf(first));
+        expect(again.headers.get('content-length')).toBe(String(bytes.byteLength));
+        expect(new Uint8Array(await again.arrayBuffer())).toEqual(bytes);
+      }
+      expect(t.runs).toBe(2);
     });
 
     it('answers 400 idempotency-key-missing without a key on POST, without running', async () => {
