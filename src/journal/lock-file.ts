@@ -14,6 +14,10 @@ const EMPTY_LOCK_GRACE_MS = 5_000;
 const GUARD_STALE_MS = 2_000;
 // Rounds of create, judge, take over before giving up (contention on a stale lock).
 const ROUNDS = 200;
+// When this process started, taken once so that a later clock step cannot move it. A lock holding
+// our own pid but written before then was left by an earlier process that had the same pid: a
+// container restarted after a crash runs its entry point under the same pid (often 1) every time.
+const STARTED_AT = Math.floor(Date.now() - process.uptime() * 1000);
 
 /** Takes the lock at `lockPath`. @returns a function that releases it. */
 export async function acquireLockFile(lockPath: string): Promise<() => Promise<void>> {
@@ -71,7 +75,8 @@ async function isStale(lockPath: string, seen: LockHolder | 'unreadable'): Promi
     return info !== undefined && Date.now() - info.mtimeMs > EMPTY_LOCK_GRACE_MS;
   }
   if (seen.hostname !== hostname()) return false;
-  if (seen.pid === process.pid) return false;
+  // Our pid and written since we started: another journal of this process holds it.
+  if (seen.pid === process.pid) return seen.since < STARTED_AT;
   return !isAlive(seen.pid);
 }
 

@@ -337,6 +337,23 @@ describe('fileJournal across processes', () => {
     await Promise.all(racers.map((racer) => racer.exited));
   });
 
+  it('takes over a lock left by an earlier process that had this pid (a restarted container)', async () => {
+    const path = freshPath();
+    const before = Date.now() - process.uptime() * 1000 - 60_000;
+    await writeFile(
+      `${path}.lock`,
+      JSON.stringify({ pid: process.pid, hostname: hostname(), since: before }),
+    );
+    const journal = fileJournal(path);
+    await journal.open();
+    // A second journal of this very process still finds the file held.
+    const second = await fileJournal(path)
+      .open()
+      .catch((e: unknown) => e);
+    expect(second).toBeInstanceOf(JournalLockedError);
+    await journal.close();
+  });
+
   it('releases its lock file on close, so the next process opens at once', async () => {
     const path = freshPath();
     const journal = fileJournal(path);
