@@ -188,7 +188,9 @@ export function idempotency(options: IdempotencyOptions = {}): Options {
       afterStatusCodes: [...policy.statusCodes],
       maxRetryAfter: policy.maxRetryAfter,
       backoffLimit: policy.backoffCap,
-      delay: (attempt) => policy.backoffBase * 2 ** (attempt - 1),
+      // Capped before ky's jitter: ky clamps the jittered draw to backoffLimit, so an uncapped
+      // delay would make late retries wait exactly the cap, every client in step (no full jitter).
+      delay: (attempt) => Math.min(policy.backoffCap, policy.backoffBase * 2 ** (attempt - 1)),
       jitter: policy.jitter,
       retryOnTimeout: true,
       shouldRetry,

@@ -1,6 +1,6 @@
 import ky, { isHTTPError } from 'ky';
 import { HttpResponse, http } from 'msw';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RetryAfterTooLongError } from '../src/client/errors/retry-after-too-long-error.ts';
 import type { ReplayEvent, RetryEvent } from '../src/client/events.ts';
 import { isOncelyError } from '../src/errors/oncely-error.ts';
@@ -143,6 +143,29 @@ describe('oncely/ky', () => {
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'RETRY_LIMIT', stop: 'budget' });
     expect(seen).toHaveLength(1);
+  });
+
+  it('draws full jitter under the cap, as the client does, not a clamped draw over it', async () => {
+    // ky jitters retry.delay(n) and clamps the draw to backoffLimit afterwards: an uncapped
+    // delay(n) would make most late retries wait exactly the cap, all clients in step.
+    server.use(http.get(`${BASE}/j`, sequence([], [503, 503])));
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const waits: number[] = [];
+    const setTimer = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      if (ms !== undefined && ms < 1_000) waits.push(ms);
+      return setTimer(fn, ms);
+    }) as typeof setTimeout);
+    try {
+      const jittered = ky.create({
+        baseUrl: BASE,
+        ...idempotency({ retry: { backoffBase: 40, backoffCap: 40 } }),
+      });
+      await jittered.get('j');
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(waits).toEqual([20, 20]); // uniform in [0, min(cap, base × 2^(n−1))), drawn at 0.5
   });
 
   it('survives a lost response: the retry with the same key is replayed, one effect', async () => {
