@@ -18,7 +18,10 @@ export function parseRetryAfter(
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   // Only date-shaped values: Date.parse would otherwise accept '2026' or '1.5' as dates.
   if (!/^[A-Za-z]{3},? /.test(text) && !/^[A-Za-z]+day, /.test(text)) return undefined;
-  const time = Date.parse(text);
+  // Every HTTP-date is GMT (RFC 9110 §5.6.7), and the asctime form carries no zone: Date.parse
+  // would read it in the machine's local time, hours off what the server asked.
+  const zoned = /(?:[A-Za-z]|[+-]\d{4})$/.test(text) ? text : `${text} GMT`;
+  const time = Date.parse(zoned);
   if (Number.isNaN(time)) return undefined;
   return Math.max(0, time - now);
 }

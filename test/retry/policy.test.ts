@@ -36,6 +36,22 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Mon, 23 Nov 2026 13:00:05 GMT', now)).toBe(5_000);
     expect(parseRetryAfter('Mon, 23 Nov 2026 12:00:00 GMT', now)).toBe(0);
   });
+  it('reads the asctime form (no zone) as GMT, whatever the time zone of the machine', () => {
+    // RFC 9110 §5.6.7: every HTTP-date is GMT, and the asctime form says so without a zone;
+    // Date.parse would read it in local time, hours off the server's wish.
+    const zone = process.env.TZ;
+    try {
+      for (const tz of ['UTC', 'America/New_York', 'Asia/Tokyo']) {
+        process.env.TZ = tz;
+        expect(parseRetryAfter('Mon Nov 23 13:00:05 2026', now)).toBe(5_000);
+        expect(parseRetryAfter('Mon Nov  2 13:00:05 2026', now)).toBe(0);
+        expect(parseRetryAfter('Monday, 23-Nov-26 13:00:05 GMT', now)).toBe(5_000);
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
   it('ignores what it cannot read', () => {
     for (const value of [null, undefined, '', '-1', '1.5', 'soon', 'Someday 12']) {
       expect(parseRetryAfter(value, now)).toBeUndefined();
