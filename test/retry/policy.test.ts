@@ -110,4 +110,17 @@ describe('sleep', () => {
     controller.abort(new Error('stop'));
     await expect(pending).rejects.toThrow('stop');
   });
+
+  it('waits longer than a timer can (2^31 − 1 ms) instead of firing at once', async () => {
+    // maxRetryAfter: Infinity with a Retry-After of 30 days must wait, not hammer the server.
+    const controller = new AbortController();
+    const pending = sleep(30 * 86_400_000, controller.signal);
+    const early = await Promise.race([
+      pending.then(() => 'resolved'),
+      new Promise((resolve) => setTimeout(resolve, 50, 'waiting')),
+    ]);
+    controller.abort(new Error('done'));
+    await expect(pending).rejects.toThrow('done');
+    expect(early).toBe('waiting');
+  });
 });
