@@ -124,10 +124,11 @@ export function idempotency(options: IdempotencyOptions = {}): Options {
     const key = readKey(request.headers);
     if (!mayRetry(policy, request.method, key !== undefined)) return false;
     let response: Response | undefined;
+    let after: number | undefined;
     if (isHTTPError(error)) {
       response = error.response;
       if (!isRetryableStatus(policy, response.status, key !== undefined)) return false;
-      const after = parseRetryAfter(response.headers.get('retry-after'));
+      after = parseRetryAfter(response.headers.get('retry-after'));
       if (after !== undefined && after > policy.maxRetryAfter) {
         throw new RetryAfterTooLongError(after, policy.maxRetryAfter, key, [], response);
       }
@@ -144,7 +145,10 @@ export function idempotency(options: IdempotencyOptions = {}): Options {
       }
     }
     decided.set(error, { cost, at: performance.now() });
-    return undefined; // ky's defaults from here: status list, Retry-After, jittered backoff
+    // undefined lets ky wait the Retry-After, without jitter. Without one, true makes ky wait the
+    // jittered backoff: its defaults would read RateLimit-Reset and X-RateLimit-Reset instead, which
+    // the client ignores, waiting up to maxRetryAfter with no RetryAfterTooLongError beyond it.
+    return after === undefined ? true : undefined;
   };
 
   const onRetry: BeforeRetryHook = ({ error, retryCount, options: kyOptions, request }) => {

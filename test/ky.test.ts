@@ -132,6 +132,19 @@ describe('oncely/ky', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('waits by Retry-After only, as the client: not the rate-limit headers of ky past the cap', async () => {
+    // Without a Retry-After, ky would read RateLimit-Reset and wait min(it, maxRetryAfter): a
+    // silent 60 s wait, beyond the cap with no RetryAfterTooLongError, here until totalTimeout.
+    const seen: Seen[] = [];
+    const headers = { 'ratelimit-reset': '3600', 'x-ratelimit-reset': '3600' };
+    server.use(http.post(`${BASE}/c`, sequence(seen, [429], headers)));
+    const started = performance.now();
+    const response = await api({ totalTimeout: 2_000 }).post('c');
+    expect(response.status).toBe(200);
+    expect(seen).toHaveLength(2);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
   it('stops at once when the shared budget is empty', async () => {
     const budget = new RetryBudget({ capacity: 5 });
     server.use(http.get(`${BASE}/down`, sequence([], Array(20).fill(503))));
