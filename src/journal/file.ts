@@ -126,6 +126,7 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
 
   const queue: Pending[] = [];
   let flushing: Promise<void> | undefined;
+  let deadAtFailedCompaction = 0;
   // Mutations are applied in call order even when one must first read a Blob body.
   let order: Promise<unknown> = Promise.resolve();
 
@@ -270,10 +271,17 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       frames += batch.length;
       for (const item of batch) item.resolve();
       const dead = frames - records.size;
-      if (dead >= compactAfter && dead > records.size) {
-        await compactNow().catch(() => {
-          // The old log is intact when compaction fails before the rename; try again later.
-        });
+      if (dead - deadAtFailedCompaction >= compactAfter && dead > records.size) {
+        await compactNow().then(
+          () => {
+            deadAtFailedCompaction = 0;
+          },
+          () => {
+            // The old log is intact when compaction fails before the rename. Try again once as
+            // many more lines are dead, not after every write: each try rewrites every record.
+            deadAtFailedCompaction = dead;
+          },
+        );
       }
     }
   }
@@ -296,6 +304,13 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
     }
     try {
       await rename(temporary, path);
+    } catch (error) {
+      // The log was not replaced (EBUSY on a file bind-mounted into a container): it and our
+      // handle on it are intact, so writes go on.
+      await unlink(temporary).catch(() => {});
+      throw fail('compact', 'Compacting the journal failed', error);
+    }
+    try {
       await syncDirectory(path);
       counters.fsyncs++;
       await handle?.close();
