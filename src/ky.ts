@@ -130,7 +130,14 @@ export function idempotency(options: IdempotencyOptions = {}): Options {
       if (!isRetryableStatus(policy, response.status, key !== undefined)) return false;
       after = parseRetryAfter(response.headers.get('retry-after'));
       if (after !== undefined && after > policy.maxRetryAfter) {
-        throw new RetryAfterTooLongError(after, policy.maxRetryAfter, key, [], response);
+        // ky has read the body into the HTTPError's data: it stays reachable as the cause.
+        const attempt = {
+          attempt: retryCount,
+          reason: 'status',
+          status: response.status,
+          error,
+        } as const;
+        throw new RetryAfterTooLongError(after, policy.maxRetryAfter, key, [attempt], response);
       }
     } else if (!isNetworkError(error) && !isTimeoutError(error)) {
       return false;

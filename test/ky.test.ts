@@ -130,6 +130,11 @@ describe('oncely/ky', () => {
     expect(error).toBeInstanceOf(RetryAfterTooLongError);
     expect(error).toMatchObject({ retryAfter: 3_600_000, key: seen[0]?.key });
     expect(seen).toHaveLength(1);
+    // ky has read the body into HTTPError.data: the attempt and its error keep it reachable.
+    const tooLong = error as RetryAfterTooLongError;
+    expect(tooLong.attempts).toMatchObject([{ attempt: 1, reason: 'status', status: 503 }]);
+    expect(isHTTPError(tooLong.cause)).toBe(true);
+    expect(tooLong.cause).toBe(tooLong.attempts[0]?.error);
   });
 
   it('waits by Retry-After only, as the client: not the rate-limit headers of ky past the cap', async () => {
