@@ -1,6 +1,15 @@
 import { Buffer } from 'node:buffer';
-import { access, type FileHandle, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import {
+  access,
+  type FileHandle,
+  open,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  unlink,
+} from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { isOncelyError } from '../errors/oncely-error.ts';
 import { deleteLine, headerLine, putLine, type ReplayResult, replay } from './file-format.ts';
 import {
@@ -111,7 +120,10 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
   const readOnly = options.readOnly ?? false;
   const compactAfter = options.compactAfter ?? 1000;
   const now = options.now ?? Date.now;
-  const lockPath = `${path}.lock`;
+  // The file `path` names, once opened for writing: compaction must rename over the file, not over
+  // a symlink to it (that would leave the target, say on a mounted volume, with the old log), and
+  // every name of one file must share one lock.
+  let file = path;
 
   let records = new Map<string, JournalEntry>();
   let lines = new Map<string, string>();
@@ -154,15 +166,16 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
         throw fail('open', 'Cannot open the journal', error);
       }
     }
+    file = await targetOf(path);
     try {
-      releaseLockFile = await acquireLockFile(lockPath);
+      releaseLockFile = await acquireLockFile(`${file}.lock`);
     } catch (error) {
       if (isOncelyError(error)) throw error;
       throw fail('lock', 'Cannot create the journal lock file', error);
     }
     try {
       // Records hold request bodies and the user's input: readable by the owner only.
-      handle = await open(path, 'a+', 0o600);
+      handle = await open(file, 'a+', 0o600);
       const data = await readFile(handle);
       const found = replay(data);
       const problem = refusal(found, data);
@@ -175,7 +188,7 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       if (found.intactEnd === 0) {
         await writeAll(handle, Buffer.from(headerLine()));
         await handle.datasync();
-        await syncDirectory(path);
+        await syncDirectory(file);
         counters.fsyncs += 2;
       } else if (truncated > 0) {
         await handle.datasync();
@@ -287,7 +300,7 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
   }
 
   async function compactNow(): Promise<void> {
-    const temporary = `${path}.compact`;
+    const temporary = `${file}.compact`;
     const live = [...lines.values()];
     let staged: FileHandle | undefined;
     try {
@@ -303,7 +316,7 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       throw fail('compact', 'Compacting the journal failed', error);
     }
     try {
-      await rename(temporary, path);
+      await rename(temporary, file);
     } catch (error) {
       // The log was not replaced (EBUSY on a file bind-mounted into a container): it and our
       // handle on it are intact, so writes go on.
@@ -311,10 +324,10 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       throw fail('compact', 'Compacting the journal failed', error);
     }
     try {
-      await syncDirectory(path);
+      await syncDirectory(file);
       counters.fsyncs++;
       await handle?.close();
-      handle = await open(path, 'a+', 0o600);
+      handle = await open(file, 'a+', 0o600);
     } catch (error) {
       broken = fail('compact', 'Compacting the journal failed after the rename', error);
       throw broken;
@@ -466,6 +479,22 @@ async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
     const { bytesWritten } = await file.write(data, offset, data.length - offset);
     offset += bytesWritten;
   }
+}
+
+/** The file `path` names through any symlinks, including one to a file not created yet. */
+async function targetOf(path: string): Promise<string> {
+  let name = path;
+  for (let hops = 0; hops < 32; hops++) {
+    try {
+      return await realpath(name);
+    } catch {
+      // Missing: a dangling symlink names its future target; anything else is used as given.
+      const link = await readlink(name).catch(() => undefined);
+      if (link === undefined) return name;
+      name = resolve(dirname(name), link);
+    }
+  }
+  return name;
 }
 
 /** A created or renamed file is durable only once its directory entry is: fsync the directory. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -194,6 +194,32 @@ describe('fileJournal writes', () => {
     const lines = (await readFile(path, 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(2); // header and the record
     expect(lines[1]).toContain('"attempts":5');
+  });
+
+  it('compacts a journal reached through a symlink into the file it points to', async () => {
+    // The usual way to put one file on a mounted volume: `var/operations.journal -> /data/…`.
+    const target = freshPath();
+    const link = freshPath();
+    await symlink(target, link);
+    const journal = fileJournal(link);
+    const keep = makeEntry();
+    await journal.put(keep);
+    for (let i = 0; i < 5; i++) {
+      const entry = makeEntry();
+      await journal.put(entry);
+      await journal.delete(entry.id);
+    }
+    await journal.compact();
+    const later = makeEntry();
+    await journal.put(later);
+    await journal.close();
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(await reopenIds(target)).toEqual([keep.id, later.id]);
+    // One lock for both names: a process opening the target keeps one opening the link out.
+    const holder = fileJournal(target);
+    await holder.open();
+    await expect(fileJournal(link).open()).rejects.toBeInstanceOf(JournalLockedError);
+    await holder.close();
   });
 
   it('writes the file readable by its owner only', async () => {
