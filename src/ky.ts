@@ -7,6 +7,7 @@ import {
   type BeforeErrorHook,
   type BeforeRequestHook,
   type BeforeRetryHook,
+  type InitHook,
   isHTTPError,
   isNetworkError,
   isTimeoutError,
@@ -80,6 +81,8 @@ const STATE = Symbol('oncely.ky');
 interface CallState {
   key: string | undefined;
   lastCost: number;
+  /** When ky's totalTimeout ends the call, on the performance.now() clock. */
+  deadline: number;
 }
 
 /**
@@ -110,11 +113,21 @@ export function idempotency(options: IdempotencyOptions = {}): Options {
   // Retry decisions cannot see ky's per-call context: they hand data to beforeRetry by error.
   const decided = new WeakMap<Error, { cost: number; at: number }>();
 
+  // Only init sees the call's own totalTimeout, and ky starts its clock right after init.
+  const startClock: InitHook = (kyOptions) => {
+    const total = kyOptions.totalTimeout;
+    const deadline = typeof total === 'number' ? performance.now() + total : Infinity;
+    const state: CallState = { key: undefined, lastCost: 0, deadline };
+    kyOptions.context = { ...kyOptions.context, [STATE]: state };
+  };
+
   const attachKey: BeforeRequestHook = ({ request, options: kyOptions }) => {
     const context = kyOptions.context as IdempotencyContext & { [STATE]?: CallState };
     const key = chooseKey(context.idempotencyKey, request.headers, request.method, generateKey);
     if (key !== undefined) request.headers.set(KEY_HEADER, formatKeyHeader(key, options.keyFormat));
-    context[STATE] = { key, lastCost: 0 };
+    const state = context[STATE] ?? { key, lastCost: 0, deadline: Infinity };
+    state.key = key;
+    context[STATE] = state;
     hooks?.attempt?.({ key, attempt: 1, request });
   };
 
@@ -139,6 +152,10 @@ export function idempotency(options: IdempotencyOptions = {}): Options {
         } as const;
         throw new RetryAfterTooLongError(after, policy.maxRetryAfter, key, [attempt], response);
       }
+      // A wait that would end after totalTimeout is not started (the client's rule): ky would
+      // wait out the rest of totalTimeout and only then throw a TimeoutError.
+      const state = (error.options.context as { [STATE]?: CallState })[STATE];
+      if (after !== undefined && state && performance.now() + after >= state.deadline) return false;
     } else if (!isNetworkError(error) && !isTimeoutError(error)) {
       return false;
     }
@@ -207,6 +224,7 @@ export function idempotency(options: IdempotencyOptions = {}): Options {
       shouldRetry,
     },
     hooks: {
+      init: [startClock],
       beforeRequest: [attachKey],
       beforeRetry: [onRetry],
       afterResponse: [onResponse],

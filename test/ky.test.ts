@@ -150,6 +150,27 @@ describe('oncely/ky', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 
+  it('does not start a Retry-After wait that would end after totalTimeout', async () => {
+    // ky would wait out the rest of totalTimeout, then throw a TimeoutError: a 60 s Retry-After
+    // under the default 30 s totalTimeout hung every such call for 30 s. The client fails at once.
+    const budget = new RetryBudget();
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/c`, sequence(seen, [503], { 'retry-after': '5' })));
+    const started = performance.now();
+    const error = await api({ budget, totalTimeout: 2_000 })
+      .post('c', { totalTimeout: 1_500 })
+      .catch((e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(isHTTPError(error) && error.response.status).toBe(503);
+    expect(seen).toHaveLength(1);
+    expect(budget.available).toBe(500);
+
+    seen.length = 0; // a wait that fits is still made
+    server.use(http.post(`${BASE}/c`, sequence(seen, [503], { 'retry-after': '1' })));
+    expect((await api({ totalTimeout: 5_000 }).post('c')).status).toBe(200);
+    expect(seen).toHaveLength(2);
+  });
+
   it('stops at once when the shared budget is empty', async () => {
     const budget = new RetryBudget({ capacity: 5 });
     server.use(http.get(`${BASE}/down`, sequence([], Array(20).fill(503))));
