@@ -67,8 +67,10 @@ function parse(args: string[]): Parsed | string {
   if (action === undefined) return 'missing action';
   const allowed = FLAGS[action];
   if (allowed === undefined) return `unknown action '${action}'`;
-  const flags = new Set(rest.filter((arg) => arg.startsWith('--')));
-  const positional = rest.filter((arg) => !arg.startsWith('--'));
+  // Any dash-led word is an option: `-j` is a mistyped flag, not a journal file named "-j".
+  const isOption = (arg: string): boolean => arg.length > 1 && arg.startsWith('-');
+  const flags = new Set(rest.filter(isOption));
+  const positional = rest.filter((arg) => !isOption(arg));
   for (const flag of flags)
     if (!allowed.includes(flag)) return `unknown option '${flag}' for ${action}`;
   const [file, id, extra] = positional;

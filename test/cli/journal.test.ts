@@ -243,6 +243,7 @@ describe('oncely journal usage', () => {
     [['list'], 'missing <file>'],
     [['show', 'f'], 'missing <id>'],
     [['list', 'f', '--verbose'], "unknown option '--verbose' for list"],
+    [['list', '-j', 'f'], "unknown option '-j' for list"],
     [['drop', 'f'], 'drop takes one <id>, or --all-settled, or --all-expired'],
     [['drop', 'f', 'id', '--all-settled'], 'drop takes one <id>'],
     [['show', 'f', 'a', 'b'], "unexpected argument 'b'"],
