@@ -119,6 +119,13 @@ export function idempotency(options: IdempotencyOptions = {}): Options {
     const deadline = typeof total === 'number' ? performance.now() + total : Infinity;
     const state: CallState = { key: undefined, lastCost: 0, deadline };
     kyOptions.context = { ...kyOptions.context, [STATE]: state };
+    // ky skips the beforeRetry hooks after one that returns a Request or a Response, and extend()
+    // appends ours after the instance's: first, the retry is still reported and its cost recorded.
+    const retryHooks = kyOptions.hooks?.beforeRetry;
+    if (retryHooks && retryHooks[0] !== onRetry && retryHooks.includes(onRetry)) {
+      const others = retryHooks.filter((hook) => hook !== onRetry);
+      kyOptions.hooks = { ...kyOptions.hooks, beforeRetry: [onRetry, ...others] };
+    }
   };
 
   const attachKey: BeforeRequestHook = ({ request, options: kyOptions }) => {

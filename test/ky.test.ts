@@ -207,6 +207,29 @@ describe('oncely/ky', () => {
     expect(waits).toEqual([20, 20]); // uniform in [0, min(cap, base × 2^(n−1))), drawn at 0.5
   });
 
+  it('sees every retry when a beforeRetry hook of the instance returns a new Request', async () => {
+    // ky skips the beforeRetry hooks after one that returns a Request (ky's readme rewrites the
+    // URL so): oncely's ran last, so the retry went unreported and the budget was not refunded.
+    const seen: Seen[] = [];
+    server.use(http.post(`${BASE}/c`, sequence(seen, [503])));
+    const rewrite = ({ request }: { request: Request }) => new Request(request.url, request);
+    const budget = new RetryBudget();
+    const retries: RetryEvent[] = [];
+    const api = ky.create({ baseUrl: BASE, hooks: { beforeRetry: [rewrite] } }).extend(
+      idempotency({
+        budget,
+        retry: { backoffBase: 1 },
+        hooks: { retry: (e) => retries.push(e) },
+      }),
+    );
+    expect((await api.post('c', { json: { a: 1 } })).status).toBe(200);
+    expect(seen).toHaveLength(2);
+    expect(seen[1]?.key).toBe(seen[0]?.key);
+    expect(retries).toHaveLength(1);
+    expect(retries[0]?.key).toBe(seen[0]?.key);
+    expect(budget.available).toBe(500); // the retry's 5 tokens given back on success
+  });
+
   it('survives a lost response: the retry with the same key is replayed, one effect', async () => {
     const charges = idempotentServer(() => ({ status: 201, body: { charge: 'ch_9' } }));
     charges.state.loseNext = 1;
