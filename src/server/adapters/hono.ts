@@ -5,7 +5,7 @@ import { captureResponse, NULL_BODY_STATUSES } from '../core/capture-response.ts
 import type { Claim } from '../core/claim.ts';
 import { createEngine, type Decision } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
-import { pathOf, replayBody, tooLarge, toResponse } from '../core/idempotency.ts';
+import { pathOf, readLimited, replayBody, tooLarge, toResponse } from '../core/idempotency.ts';
 import type { CoreOptions } from '../core/options.ts';
 import { RequestBodyTooLargeError } from '../core/request-body-too-large-error.ts';
 import { joinBody } from '../core/runtime.ts';
@@ -13,13 +13,13 @@ import { DEFAULTS } from '../core/settings.ts';
 import type { IdempotencyContext, PlainResponse } from '../core/types.ts';
 import { readBody } from './node-body.ts';
 import { captureResponse as captureNodeResponse } from './node-capture.ts';
-import { replayPayload } from './replay-payload.ts';
+import { singleWriteBody } from './single-write.ts';
 
 /** Options of the Hono middleware: the core options, with `scope` reading Hono's context. */
 export interface HonoIdempotencyOptions extends CoreOptions<Context> {
   /**
-   * On @hono/node-server, the largest request body read for the fingerprint; a larger one is
-   * refused with a `RequestBodyTooLargeError` (status 413). Elsewhere Hono's own limits apply.
+   * The largest request body read for the fingerprint; a larger one is answered 413 (a
+   * `RequestBodyTooLargeError` as a problem) before the handler runs, and the key is not claimed.
    * @default 1_048_576 (1 MiB)
    */
   maxRequestBytes?: number;
@@ -38,8 +38,8 @@ const EMPTY = new Uint8Array(0);
  * `Idempotent-Replayed: true`. The handler finds the key's context in `c.get('oncely')` (with
  * `tx` in transactional mode); it is unset when the request is not guarded.
  *
- * Body: read with `c.req.arrayBuffer()`, which Hono caches, so the handler's `c.req.json()` still
- * works. Response: captured, not cloned (the core's `captureResponse`): a body that is all there
+ * Body: read once, up to `maxRequestBytes`, and left where Hono looks first (its body cache, or on
+ * @hono/node-server the request's `rawBody`), so the handler's `c.req.json()` still works. Response: captured, not cloned (the core's `captureResponse`): a body that is all there
  * is read once and sent from bytes, a body still being produced is streamed while a copy is kept.
  *
  * @example
@@ -67,7 +67,8 @@ export function idempotency<Tx = unknown>(
         // Node's parsed headers cost nothing more; c.req.header() would build a web Headers.
         header:
           node === undefined ? (name) => c.req.header(name) : (name) => node.incoming.headers[name],
-        body: () => (node === undefined ? readWebBody(c) : readNodeBody(c, node.incoming, limit)),
+        body: () =>
+          node === undefined ? readWebBody(c, limit) : readNodeBody(c, node.incoming, limit),
         request: c,
       });
     } catch (error) {
@@ -155,9 +156,9 @@ function toNodeResponse(plain: PlainResponse): Response {
     headers[name] = value;
   }
   const body = replayBody(plain);
-  // Text goes out in one write with the head (see replayPayload). Only with a Content-Type: a
+  // Text goes out in one write with the head (see singleWriteBody). Only with a Content-Type: a
   // Response that a later middleware makes real would give a string body one of its own.
-  const payload = body !== null && 'content-type' in headers ? replayPayload(plain.body) : body;
+  const payload = body !== null && 'content-type' in headers ? singleWriteBody(plain.body) : body;
   return new Response(payload as BodyInit | null, { status: plain.status, headers });
 }
 
@@ -221,8 +222,27 @@ function nodeBindings(env: unknown): NodeBindings | undefined {
   return env as NodeBindings;
 }
 
-async function readWebBody(c: Context): Promise<Uint8Array | undefined> {
-  return c.req.raw.body === null ? undefined : new Uint8Array(await c.req.arrayBuffer());
+/**
+ * The body, read at most `limit` bytes into (see the core's `readLimited`), and left in Hono's
+ * body cache, where the handler's `c.req.json()`, `c.req.text()` or `c.req.arrayBuffer()` find it.
+ * A body an earlier middleware read is taken from that cache: its bytes are already in memory.
+ */
+async function readWebBody(c: Context, limit: number): Promise<Uint8Array | undefined> {
+  for (const _ in c.req.bodyCache) return checked(new Uint8Array(await c.req.arrayBuffer()), limit);
+  if (c.req.raw.body === null) return undefined;
+  const bytes = await readLimited(c.req.raw, limit);
+  const whole =
+    bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+      ? (bytes.buffer as ArrayBuffer)
+      : (bytes.slice().buffer as ArrayBuffer);
+  // Hono types the cache by its values; it holds promises of them (HonoRequest's #cachedBody).
+  (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise.resolve(whole);
+  return bytes;
+}
+
+function checked(bytes: Uint8Array, limit: number): Uint8Array {
+  if (bytes.byteLength > limit) throw new RequestBodyTooLargeError(limit);
+  return bytes;
 }
 
 /**
@@ -237,8 +257,8 @@ function readNodeBody(
 ): Uint8Array | Promise<Uint8Array | undefined> {
   if (incoming.rawBody instanceof Uint8Array) return incoming.rawBody;
   // Read already by an earlier middleware, or being read: go through Hono's cache.
-  for (const _ in c.req.bodyCache) return readWebBody(c);
-  if (incoming.readableDidRead || incoming.readableFlowing !== null) return readWebBody(c);
+  for (const _ in c.req.bodyCache) return readWebBody(c, limit);
+  if (incoming.readableDidRead || incoming.readableFlowing !== null) return readWebBody(c, limit);
   // Not given back to the stream: @hono/node-server reads rawBody first, and would otherwise
   // drain the unread stream after the response. A .then, not an async function: one promise
   // fewer on every guarded request.

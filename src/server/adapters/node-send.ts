@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { PlainResponse } from '../core/types.ts';
-import { replayPayload } from './replay-payload.ts';
+import { singleWriteBody } from './single-write.ts';
 
 // Fetch and RFC 9110 §15.3.5, §15.4.5: these statuses carry no body.
 const NO_BODY = new Set([204, 205, 304]);
@@ -14,7 +14,7 @@ export function sendPlain(res: ServerResponse, plain: PlainResponse): void {
   res.statusCode = plain.status;
   setPairs(res, plain.headers);
   if (NO_BODY.has(plain.status)) res.end();
-  else res.end(replayPayload(plain.body));
+  else res.end(singleWriteBody(plain.body));
 }
 
 /** Sets header pairs on `res`, a repeated name as repeated header lines. */

@@ -99,7 +99,7 @@ export function idempotency<Tx = unknown>(
  * building a web stream (measured: half the helper's cost). Without one (chunked, HTTP/2, a
  * Request built in process), the stream is read until it passes the limit, then cancelled.
  */
-async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+export async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
   const length = request.headers.get('content-length');
   if (length !== null && /^\d+$/.test(length) && !request.headers.has('transfer-encoding')) {
     if (Number(length) > limit) throw new RequestBodyTooLargeError(limit);

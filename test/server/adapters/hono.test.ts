@@ -117,3 +117,66 @@ describe('hono adapter on @hono/node-server', () => {
     expect(runs).toBe(2);
   });
 });
+
+describe('hono adapter on the web path (no Node bindings)', () => {
+  function guarded(maxRequestBytes: number) {
+    const seen: unknown[] = [];
+    const hono = new Hono();
+    hono.post(
+      '/x',
+      idempotency({ scope: () => 't', logger: { warn() {} }, maxRequestBytes }),
+      async (c) => {
+        seen.push(await c.req.json());
+        return c.text('ran');
+      },
+    );
+    return { hono, seen };
+  }
+  const stream = (chunks: string[], endless = false) => {
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next !== undefined) controller.enqueue(new TextEncoder().encode(next));
+        else if (!endless) controller.close();
+        else controller.enqueue(new TextEncoder().encode(' '));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    return { body, cancelled: () => cancelled };
+  };
+  const post = (hono: Hono, key: string, body: BodyInit, headers: Record<string, string> = {}) =>
+    hono.request('/x', {
+      method: 'POST',
+      headers: { 'idempotency-key': key, 'content-type': 'application/json', ...headers },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+
+  it('refuses a streamed body past maxRequestBytes with 413, reading no further, without running', async () => {
+    const { hono, seen } = guarded(16);
+    const endless = stream(['{"amount":', '1200'], true);
+    const refused = await post(hono, 'k', endless.body);
+    expect(refused.status).toBe(413);
+    expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    expect(endless.cancelled()).toBe(true);
+    expect(seen).toEqual([]);
+    // Not claimed: the same key with a body within the limit runs.
+    const ok = await post(hono, 'k', stream(['{"amount":', '12}']).body);
+    expect(await ok.text()).toBe('ran');
+    expect(seen).toEqual([{ amount: 12 }]);
+  });
+
+  it('refuses a Content-Length past the limit before reading, and lets the handler read a body within it', async () => {
+    const { hono, seen } = guarded(16);
+    const refused = await post(hono, 'a', '{"amount":123456789}');
+    expect(refused.status).toBe(413);
+    const ok = await post(hono, 'b', '{"amount":1}');
+    expect(await ok.text()).toBe('ran');
+    const replay = await post(hono, 'b', '{ "amount": 1 }');
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(seen).toEqual([{ amount: 1 }]);
+  });
+});
