@@ -6,12 +6,14 @@ export interface RetryBudgetOptions {
    */
   capacity?: number;
   /**
-   * Tokens a retry after an error or a retryable status takes.
+   * Tokens a retry after an error or a retryable status takes; more than 0 (to make retries
+   * free, pass `budget: false`).
    * @default 5
    */
   retryCost?: number;
   /**
    * Tokens a retry after a timeout takes: timeouts hint at an overloaded server, so they cost more.
+   * More than 0.
    * @default 10
    */
   timeoutCost?: number;
@@ -43,10 +45,11 @@ export class RetryBudget {
   #available: number;
 
   constructor(options: RetryBudgetOptions = {}) {
-    this.capacity = options.capacity ?? 500;
-    this.retryCost = options.retryCost ?? 5;
-    this.timeoutCost = options.timeoutCost ?? 10;
-    this.successRefund = options.successRefund ?? 1;
+    this.capacity = checked('capacity', options.capacity ?? 500, 0);
+    // acquire() answers 0 for "cannot pay": a cost of 0 would refuse every retry.
+    this.retryCost = checked('retryCost', options.retryCost ?? 5, Number.MIN_VALUE);
+    this.timeoutCost = checked('timeoutCost', options.timeoutCost ?? 10, Number.MIN_VALUE);
+    this.successRefund = checked('successRefund', options.successRefund ?? 1, 0);
     this.#available = this.capacity;
   }
 
@@ -71,4 +74,12 @@ export class RetryBudget {
     const refund = tokens === undefined || tokens === 0 ? this.successRefund : tokens;
     this.#available = Math.min(this.capacity, this.#available + refund);
   }
+}
+
+function checked(name: string, value: number, min: number): number {
+  if (!Number.isFinite(value) || value < min) {
+    const least = min === 0 ? 'at least 0' : 'more than 0';
+    throw new RangeError(`RetryBudget ${name} must be a finite number ${least}, got ${value}`);
+  }
+  return value;
 }
