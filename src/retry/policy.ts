@@ -112,15 +112,23 @@ export function resolvePolicy(
   const attempts = input.attempts ?? (input.limit === undefined ? base.attempts : input.limit + 1);
   return {
     attempts: checkAttempts(attempts),
-    backoffBase: input.backoffBase ?? base.backoffBase,
-    backoffCap: input.backoffCap ?? base.backoffCap,
+    backoffBase: atLeastZero('backoffBase', input.backoffBase ?? base.backoffBase),
+    backoffCap: atLeastZero('backoffCap', input.backoffCap ?? base.backoffCap),
     jitter: input.jitter ?? base.jitter,
-    maxRetryAfter: input.maxRetryAfter ?? base.maxRetryAfter,
+    maxRetryAfter: atLeastZero('maxRetryAfter', input.maxRetryAfter ?? base.maxRetryAfter),
     statusCodes: input.statusCodes ? new Set(input.statusCodes) : base.statusCodes,
     methods: input.methods
       ? new Set(input.methods.map((method) => method.toUpperCase()))
       : base.methods,
   };
+}
+
+// NaN would make every comparison false: maxRetryAfter: NaN never stops at a long Retry-After,
+// and a negative backoff waits nothing. Infinity is allowed (no cap).
+function atLeastZero(name: string, value: number): number {
+  if (!(value >= 0))
+    throw new RangeError(`retry ${name} must be a number of at least 0, got ${value}`);
+  return value;
 }
 
 function checkAttempts(attempts: number): number {

@@ -86,6 +86,18 @@ describe('policy', () => {
     expect(() => resolvePolicy({ attempts: 0 })).toThrow(RangeError);
   });
 
+  it('refuses a negative or NaN backoff or Retry-After cap with a RangeError, allows Infinity', () => {
+    for (const name of ['backoffBase', 'backoffCap', 'maxRetryAfter'] as const) {
+      for (const bad of [-1, Number.NaN]) {
+        expect(() => resolvePolicy({ [name]: bad })).toThrow(RangeError);
+      }
+      expect(resolvePolicy({ [name]: Number.POSITIVE_INFINITY })[name]).toBe(
+        Number.POSITIVE_INFINITY,
+      );
+      expect(resolvePolicy({ [name]: 0 })[name]).toBe(0);
+    }
+  });
+
   it('retries a keyed request whatever its method, others only when idempotent', () => {
     expect(mayRetry(DEFAULT_POLICY, 'POST', true)).toBe(true);
     expect(mayRetry(DEFAULT_POLICY, 'POST', false)).toBe(false);
