@@ -58,9 +58,11 @@ async function guardedApi(
   return { url: urlOf(server), runs: () => runs };
 }
 
-/** An API that ignores Idempotency-Key: every request is a new charge. */
-async function naiveApi(): Promise<string> {
+/** An API that ignores Idempotency-Key: every request is a new charge. `keys` gets each key sent. */
+async function naiveApi(keys: string[] = []): Promise<string> {
   const server = createServer((request, response) => {
+    const key = request.headers['idempotency-key'];
+    if (typeof key === 'string') keys.push(key);
     request.resume();
     request.on('end', () => {
       response.writeHead(201, { 'content-type': 'application/json' });
@@ -187,6 +189,17 @@ describe('oncely check against an API that ignores keys', () => {
       '- errors are application/problem+json (RFC 9457): expected application/problem+json, got no 4xx answer',
     );
     expect(out.split('\n').at(-1)).toBe('1 of 7 hold, 4 failed, 1 warning, 1 skipped');
+  });
+
+  it('sends keys of its own run only, the over-long one included', async () => {
+    const keys: string[] = [];
+    const url = await naiveApi(keys);
+    await oncely('check', url);
+    const firstRun = new Set(keys.splice(0));
+    await oncely('check', url);
+    // 3 for the first key (first, replay, reused), 2 for the concurrent pair, 1 over-long key.
+    expect(keys).toHaveLength(6);
+    expect(keys.filter((key) => firstRun.has(key))).toEqual([]);
   });
 
   it('warns when errors are not problem+json', async () => {
