@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -138,6 +138,78 @@ describe('oncely check against the core helper', () => {
   });
 });
 
+/**
+ * The node:http adapter in front of an API that answers the draft's cases with other statuses
+ * (`statuses`, by problem name) and hashes keys longer than 255 characters instead of refusing them.
+ */
+async function otherStatusesApi(statuses: Record<string, number>): Promise<string> {
+  let charges = 0;
+  const guarded = nodeIdempotency({
+    store: memoryStore(),
+    scope: () => 'tenant',
+    problem: ({ status, name, title }) =>
+      Response.json({ error: title }, { status: statuses[name] ?? status }),
+  })((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      setTimeout(() => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: `ch_${++charges}` }));
+      }, 40);
+    });
+  });
+  const server = createServer((req, res) => {
+    const key = req.headers['idempotency-key'];
+    if (typeof key === 'string' && key.length > 255) {
+      req.headers['idempotency-key'] = createHash('sha256').update(key).digest('hex');
+    }
+    void guarded(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return urlOf(server);
+}
+
+describe('oncely check against an API that refuses with other statuses than the draft', () => {
+  it('warns, says which status the draft names, and exits 0', async () => {
+    const url = await otherStatusesApi({
+      'idempotency-key-in-use': 425,
+      'idempotency-key-reused': 400,
+      'idempotency-key-missing': 428,
+    });
+    const { code, report } = await checkJson(url);
+    const byId = Object.fromEntries(report.cases.map((c) => [c.id, c]));
+    expect(byId.first?.outcome).toBe('pass');
+    expect(byId.replay?.outcome).toBe('pass');
+    expect(byId.concurrent).toMatchObject({
+      outcome: 'warn',
+      got: expect.stringMatching(
+        /^(201 and 425|425 and 201): refused, not run twice; the draft's §2\.7 says 409$/,
+      ),
+    });
+    expect(byId.reused).toMatchObject({
+      outcome: 'warn',
+      got: "400: refused; the draft's §2.7 says 422",
+    });
+    expect(byId.missing).toMatchObject({
+      outcome: 'warn',
+      got: "428: refused; the draft's §2.7 says 400",
+    });
+    expect(byId.invalid).toMatchObject({
+      outcome: 'warn',
+      got: expect.stringContaining('201: accepted; the draft sets no length limit'),
+    });
+    expect(code).toBe(0);
+  });
+
+  it('still fails a 5xx', async () => {
+    const url = await otherStatusesApi({ 'idempotency-key-reused': 500 });
+    const { code, outcomes } = await checkJson(url);
+    expect(outcomes.reused).toBe('fail');
+    expect(code).toBe(1);
+  });
+});
+
 describe('oncely check against the node:http adapter', () => {
   it('finds every case holding', async () => {
     let charges = 0;
@@ -167,7 +239,7 @@ describe('oncely check against the node:http adapter', () => {
 });
 
 describe('oncely check against an API that ignores keys', () => {
-  it('reports the replay, the concurrent duplicate, the reused and the invalid key as failing', async () => {
+  it('reports the replay, the concurrent duplicate and the reused key as failing', async () => {
     const url = await naiveApi();
     const { code, out } = await oncely('check', url);
     expect(code).toBe(1);
@@ -184,11 +256,13 @@ describe('oncely check against an API that ignores keys', () => {
     expect(out).toContain(
       '! a request without a key is refused: expected 400, got 201: this API does not require keys',
     );
-    expect(out).toContain('✗ a key of 300 characters (over 255) is refused: expected 400, got 201');
+    expect(out).toContain(
+      '! a key of 300 characters (over 255) is refused: expected 400, got 201: accepted; the draft sets no length limit',
+    );
     expect(out).toContain(
       '- errors are application/problem+json (RFC 9457): expected application/problem+json, got no 4xx answer',
     );
-    expect(out.split('\n').at(-1)).toBe('1 of 7 hold, 4 failed, 1 warning, 1 skipped');
+    expect(out.split('\n').at(-1)).toBe('1 of 7 hold, 3 failed, 2 warnings, 1 skipped');
   });
 
   it('sends keys of its own run only, the over-long one included', async () => {

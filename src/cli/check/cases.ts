@@ -30,13 +30,15 @@ export interface CaseResult {
 const PROBLEM_JSON = 'application/problem+json';
 const EXCERPT = 60;
 const OVER_LONG = 300;
+// The statuses of the draft's §2.7 are SHOULDs: another 4xx is a warning that names the draft's.
+const DRAFT_SAYS = "the draft's §2.7 says";
 
 /** Runs every case against the API in `args`, in order, and returns one result each. */
 export async function runCases(args: CheckArgs): Promise<CaseResult[]> {
   const send = (input: ProbeInput) => probe(args, input);
   const body = args.body;
   const results: CaseResult[] = [];
-  // The 4xx answers, whose content type the last case looks at.
+  // The answers whose content type, when they are 4xx, the last case looks at.
   const errors: Answer[] = [];
 
   const key = newKey();
@@ -54,7 +56,7 @@ export async function runCases(args: CheckArgs): Promise<CaseResult[]> {
     send({ key: concurrentKey, body }),
   ]);
   results.push(judgeConcurrent(...pair));
-  errors.push(...pair.filter((answer) => answer.ok && answer.status === 409));
+  errors.push(...pair);
 
   const reused = succeeded ? await send({ key, body: otherBody(body) }) : undefined;
   results.push(judgeReused(first, reused));
@@ -123,6 +125,14 @@ function judgeConcurrent(a: Answer, b: Answer): CaseResult {
   if (success.length === 1 && conflicts.length === 1) {
     return { ...base, outcome: OUTCOMES.pass, got };
   }
+  // Another 4xx (425, 423, 429…) refused the duplicate too: it did not run twice.
+  if (success.length === 1 && [a, b].some((answer) => is4xx(answer.status))) {
+    return {
+      ...base,
+      outcome: OUTCOMES.warn,
+      got: `${got}: refused, not run twice; ${DRAFT_SAYS} 409`,
+    };
+  }
   if (success.length === 2 && a.status === b.status) {
     // Two bodies that differ (a new id in each) are two effects; equal bodies are one response
     // shared, as a server that waits for the first request answers (the draft allows either).
@@ -152,6 +162,13 @@ function judgeReused(first: Answer, reused: Answer | undefined): CaseResult {
   }
   if (!reused.ok) return { ...base, outcome: OUTCOMES.fail, got: reused.error };
   if (reused.status === 422) return { ...base, outcome: OUTCOMES.pass, got: status(reused) };
+  if (is4xx(reused.status)) {
+    return {
+      ...base,
+      outcome: OUTCOMES.warn,
+      got: `${status(reused)}: refused; ${DRAFT_SAYS} 422`,
+    };
+  }
   const why = is2xx(reused.status)
     ? reused.body === first.body
       ? ': the first response was shown for another request'
@@ -172,6 +189,13 @@ function judgeMissing(missing: Answer): CaseResult {
       got: `${missing.status}: this API does not require keys, so a retry without one can run twice`,
     };
   }
+  if (is4xx(missing.status)) {
+    return {
+      ...base,
+      outcome: OUTCOMES.warn,
+      got: `${status(missing)}: refused; ${DRAFT_SAYS} 400`,
+    };
+  }
   return { ...base, outcome: OUTCOMES.fail, got: status(missing) };
 }
 
@@ -182,11 +206,23 @@ function judgeInvalid(invalid: Answer): CaseResult {
     expected: '400',
   };
   if (!invalid.ok) return { ...base, outcome: OUTCOMES.fail, got: invalid.error };
-  return {
-    ...base,
-    outcome: invalid.status === 400 ? OUTCOMES.pass : OUTCOMES.fail,
-    got: status(invalid),
-  };
+  if (invalid.status === 400) return { ...base, outcome: OUTCOMES.pass, got: status(invalid) };
+  // The draft's §2.1 sets no length limit (255 is Stripe's and oncely's): a warning, not a failure.
+  if (is2xx(invalid.status)) {
+    return {
+      ...base,
+      outcome: OUTCOMES.warn,
+      got: `${status(invalid)}: accepted; the draft sets no length limit (${MAX_KEY_LENGTH} is Stripe's and oncely's)`,
+    };
+  }
+  if (is4xx(invalid.status)) {
+    return {
+      ...base,
+      outcome: OUTCOMES.warn,
+      got: `${status(invalid)}: refused with another status than 400`,
+    };
+  }
+  return { ...base, outcome: OUTCOMES.fail, got: status(invalid) };
 }
 
 function judgeProblemJson(answers: Answer[]): CaseResult {
@@ -243,6 +279,10 @@ export function otherBody(body: string): string {
 
 function is2xx(code: number): boolean {
   return code >= 200 && code < 300;
+}
+
+function is4xx(code: number): boolean {
+  return code >= 400 && code < 500;
 }
 
 function status(answer: Answer & { ok: true }): string {
