@@ -276,6 +276,31 @@ describe('oncely check against an API that ignores keys', () => {
     expect(keys.filter((key) => firstRun.has(key))).toEqual([]);
   });
 
+  it('does not pass the replay or the concurrent pair when every request gets the same body', async () => {
+    let charges = 0;
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        charges++;
+        response.writeHead(201, { 'content-type': 'application/json' });
+        response.end('{"status":"accepted"}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const { code, report } = await checkJson(urlOf(server));
+    const byId = Object.fromEntries(report.cases.map((c) => [c.id, c]));
+    const unknowable =
+      /a request with another key got the same body: a second run cannot be told from a replay/;
+    expect(byId.replay).toMatchObject({ outcome: 'warn', got: expect.stringMatching(unknowable) });
+    expect(byId.concurrent).toMatchObject({
+      outcome: 'warn',
+      got: expect.stringMatching(unknowable),
+    });
+    expect(code).toBe(1);
+    expect(charges).toBe(7);
+  });
+
   it('warns when errors are not problem+json', async () => {
     const server = createServer((request, response) => {
       request.resume();
