@@ -361,6 +361,8 @@ describe('oncely check usage', () => {
     [['http://example.test/', '--header', 'no colon'], "invalid header 'no colon'"],
     [['http://example.test/', '-H', 'Idempotency-Key: x'], 'set by each case'],
     [['http://example.test/', '--timeout', '0'], '--timeout needs a positive'],
+    [['http://example.test/', '--timeout', '3000000000'], '--timeout needs a positive'],
+    [['http://example.test/', '-H', 'X-Tenant: 日本'], "invalid header 'X-Tenant: 日本'"],
     [['http://example.test/', '--body'], '--body needs a value'],
     [['http://example.test/', '--verbose'], "unknown option '--verbose'"],
     [['http://a.test/', 'http://b.test/'], "unexpected argument 'http://b.test/'"],

@@ -22,6 +22,7 @@ export const CHECK_DEFAULTS = {
 // RFC 9110 §9.2.1: safe methods are not guarded by an Idempotency-Key, so there is nothing to check.
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Reads `args` (after `check`); a string is the usage error to print. */
 export function parseCheckArgs(args: readonly string[]): CheckArgs | string {
@@ -65,7 +66,12 @@ export function parseCheckArgs(args: readonly string[]): CheckArgs | string {
         if (name.toLowerCase() === 'idempotency-key') {
           return 'the Idempotency-Key header is set by each case; do not pass one';
         }
-        headers.push([name, given.slice(colon + 1).trim()]);
+        const headerValue = given.slice(colon + 1).trim();
+        // fetch takes bytes 0 to 255 only, and no NUL, CR or LF: refuse here, not on every case.
+        if (!isHeaderValue(name, headerValue)) {
+          return `invalid header '${given}': the value must be Latin-1 text without line breaks`;
+        }
+        headers.push([name, headerValue]);
         break;
       }
       case '--body':
@@ -78,8 +84,9 @@ export function parseCheckArgs(args: readonly string[]): CheckArgs | string {
       case '--timeout': {
         const given = value();
         const ms = Number(given);
-        if (given === undefined || !Number.isInteger(ms) || ms <= 0) {
-          return `--timeout needs a positive whole number of milliseconds`;
+        // Past MAX_TIMER_MS, Node's timers fire at once: every request would time out.
+        if (given === undefined || !Number.isInteger(ms) || ms <= 0 || ms > MAX_TIMER_MS) {
+          return `--timeout needs a positive whole number of milliseconds, at most ${MAX_TIMER_MS}`;
         }
         timeoutMs = ms;
         break;
@@ -101,6 +108,15 @@ export function parseCheckArgs(args: readonly string[]): CheckArgs | string {
     return `invalid URL '${url}': expected http:// or https://`;
   }
   return { url: parsed, method, headers, body, json, timeoutMs };
+}
+
+function isHeaderValue(name: string, value: string): boolean {
+  try {
+    new Headers([[name, value]]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `--name=value` as `['--name', 'value']`; anything else as `[arg, undefined]`. */
