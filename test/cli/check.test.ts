@@ -326,6 +326,26 @@ describe('oncely check against an API that ignores keys', () => {
   });
 });
 
+describe('oncely check against a redirect', () => {
+  it('says where the first request was sent and that it does not follow', async () => {
+    let requests = 0;
+    const server = createServer((request, response) => {
+      requests++;
+      request.resume();
+      response.writeHead(308, { location: 'https://api.example.test/v2/charges' }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const { code, out } = await oncely('check', urlOf(server));
+    expect(code).toBe(1);
+    expect(out).toContain(
+      '✗ a first request with a fresh key succeeds: expected 2xx, got 308, a redirect to https://api.example.test/v2/charges (not followed: check that URL)',
+    );
+    // first, the concurrent pair, missing and invalid: the replay and the reused key are not sent.
+    expect(requests).toBe(5);
+  });
+});
+
 describe('oncely check without an answer', () => {
   it('fails every case with the reason when nothing listens', async () => {
     const server = createServer();

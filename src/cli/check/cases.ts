@@ -61,7 +61,7 @@ export async function runCases(args: CheckArgs): Promise<CaseResult[]> {
     succeeded &&
     pair.some((answer) => answer.ok && is2xx(answer.status) && answer.body === first.body);
   return [
-    judgeFirst(first),
+    judgeFirst(first, args.url),
     judgeReplay(first, again, sameForAll),
     judgeConcurrent(...pair, sameForAll),
     judgeReused(first, reused),
@@ -71,13 +71,23 @@ export async function runCases(args: CheckArgs): Promise<CaseResult[]> {
   ];
 }
 
-function judgeFirst(first: Answer): CaseResult {
+function judgeFirst(first: Answer, url: URL): CaseResult {
   const base = {
     id: 'first',
     title: 'a first request with a fresh key succeeds',
     expected: '2xx',
   };
   if (!first.ok) return { ...base, outcome: OUTCOMES.fail, got: first.error };
+  const location = first.headers.get('location');
+  if (first.status >= 300 && first.status < 400 && location !== null) {
+    // Not followed: a 301 or 302 would turn the POST into a GET, and the API lives at the target.
+    const target = URL.canParse(location, url) ? new URL(location, url).href : location;
+    return {
+      ...base,
+      outcome: OUTCOMES.fail,
+      got: `${first.status}, a redirect to ${target} (not followed: check that URL)`,
+    };
+  }
   return {
     ...base,
     outcome: is2xx(first.status) ? OUTCOMES.pass : OUTCOMES.fail,
