@@ -25,6 +25,23 @@ export type Frame =
   | { op: 'put'; entry: StoredEntry }
   | { op: 'delete'; id: string };
 
+/** A line replay skipped. */
+export interface BadLine {
+  /** 1-based line number in the file as it was read. */
+  line: number;
+  /** Byte offset of its first byte. */
+  offset: number;
+  /** Its bytes, the newline included when it has one. */
+  length: number;
+  /** True for bytes after the last newline: a write torn by a crash. */
+  torn: boolean;
+  /**
+   * Why it was skipped: `checksum mismatch`, `no checksum`, `bad JSON`, `not a journal frame`,
+   * `torn write (no newline)`.
+   */
+  reason: string;
+}
+
 /** What replaying a log found. */
 export interface ReplayResult {
   records: Map<string, JournalEntry>;
@@ -32,10 +49,12 @@ export interface ReplayResult {
   lines: Map<string, string>;
   /** Intact record frames (puts and deletes), live or dead. */
   frames: number;
-  /** Byte offsets of lines skipped as torn or corrupt. */
-  badOffsets: number[];
-  /** Offset just after the last intact line: whatever follows it is a torn or corrupt tail. */
+  /** Lines skipped as torn or corrupt, in file order; a torn one can only be the last. */
+  bad: BadLine[];
+  /** Offset just after the last intact line. */
   intactEnd: number;
+  /** Offset just after the last newline: what follows is torn, and must be cut before appending. */
+  tornAt: number;
   /** True when an intact header line was read. */
   header: boolean;
   /** Format version of the header, when newer than this code reads. */
@@ -77,17 +96,23 @@ export function replay(data: Uint8Array): ReplayResult {
     records: new Map(),
     lines: new Map(),
     frames: 0,
-    badOffsets: [],
+    bad: [],
     intactEnd: 0,
+    tornAt: data.length,
     header: false,
   };
   let start = 0;
+  let line = 0;
   while (start < data.length) {
+    line++;
     const newline = data.indexOf(0x0a, start);
     const end = newline === -1 ? data.length : newline + 1;
-    const frame = newline === -1 ? undefined : parseLine(data.subarray(start, newline));
-    if (frame === undefined) result.badOffsets.push(start);
-    else {
+    const torn = newline === -1;
+    if (torn) result.tornAt = start;
+    const frame = torn ? 'torn write (no newline)' : parseLine(data.subarray(start, newline));
+    if (typeof frame === 'string') {
+      result.bad.push({ line, offset: start, length: end - start, torn, reason: frame });
+    } else {
       apply(result, frame, Buffer.from(data.subarray(start, end)).toString('utf8'));
       result.intactEnd = end;
     }
@@ -112,20 +137,20 @@ function apply(result: ReplayResult, frame: Frame, line: string): void {
   result.lines.set(frame.entry.id, line);
 }
 
-function parseLine(line: Uint8Array): Frame | undefined {
+/** The frame a line holds, or why it holds none. */
+function parseLine(line: Uint8Array): Frame | string {
   // 8 hex digits, a space, at least `{}`.
-  if (line.length < 11 || line[8] !== 0x20) return undefined;
   const sum = Buffer.from(line.subarray(0, 8)).toString('latin1');
-  if (!/^[0-9a-f]{8}$/.test(sum)) return undefined;
+  if (line.length < 11 || line[8] !== 0x20 || !/^[0-9a-f]{8}$/.test(sum)) return 'no checksum';
   const json = line.subarray(9);
-  if (crc32(json) !== Number.parseInt(sum, 16)) return undefined;
+  if (crc32(json) !== Number.parseInt(sum, 16)) return 'checksum mismatch';
   let frame: unknown;
   try {
     frame = JSON.parse(Buffer.from(json).toString('utf8'));
   } catch {
-    return undefined;
+    return 'bad JSON';
   }
-  return isFrame(frame) ? frame : undefined;
+  return isFrame(frame) ? frame : 'not a journal frame';
 }
 
 function isFrame(value: unknown): value is Frame {

@@ -11,7 +11,16 @@ import {
 } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isOncelyError } from '../errors/oncely-error.ts';
-import { deleteLine, headerLine, putLine, type ReplayResult, replay } from './file-format.ts';
+import { corruptPathOf, type SetAside, setAside } from './corrupt-file.ts';
+import {
+  type BadLine,
+  deleteLine,
+  headerLine,
+  putLine,
+  type ReplayResult,
+  replay,
+} from './file-format.ts';
+import { syncDirectory, writeAll } from './file-io.ts';
 import {
   applyPatch,
   byCreation,
@@ -26,12 +35,21 @@ import { acquireLockFile } from './lock-file.ts';
 /** What opening a file journal found wrong, and skipped. */
 export interface RecoveryReport {
   path: string;
-  /** Torn or corrupt lines skipped (their records are lost; every intact one was kept). */
+  /** Torn or corrupt lines skipped (their records are not loaded; every intact one is). */
   skippedFrames: number;
   /** Byte offsets of those lines in the file as it was found. */
   badOffsets: number[];
-  /** Bytes of a torn or corrupt tail cut off before appending. */
+  /**
+   * Bytes after the last newline: a write torn by a crash. An open for writing cuts them off,
+   * after setting them aside in `corruptPath`.
+   */
   truncatedBytes: number;
+  /**
+   * `<journal file>.corrupt` (the file a symlinked path names): every byte removed from the
+   * journal is appended there first, a torn tail when it is cut and a corrupt line when
+   * compaction drops it. A read-only open writes nothing there.
+   */
+  corruptPath: string;
 }
 
 /** Options of {@link fileJournal}. */
@@ -56,7 +74,8 @@ export interface FileJournalOptions {
   compactAfter?: number;
   /**
    * Called once at open when torn or corrupt lines were found and skipped, such as after a crash
-   * in the middle of a write.
+   * in the middle of a write or a hand edit. Without it, each such open warns once through
+   * `console.warn`.
    * @example `fileJournal(path, { onRecover: (r) => log.warn('journal recovered', r) })`
    */
   onRecover?: (report: RecoveryReport) => void;
@@ -68,7 +87,8 @@ export interface FileJournalOptions {
 export interface FileJournalStats {
   /**
    * fsync and fdatasync calls, all included: writes (group commit makes these far fewer than the
-   * writes), creating the file, cutting a torn tail and compaction (file and directory).
+   * writes), creating the file, cutting a torn tail, compaction and setting bytes aside in the
+   * `.corrupt` file (file and directory).
    */
   fsyncs: number;
   /** Writes acknowledged (puts, updates and deletes). */
@@ -103,9 +123,12 @@ interface Pending {
  * next one (group commit), so 64 operations started at once cost a few fsyncs, not 64. On open the
  * log is replayed: a torn or corrupt line is skipped and reported, every intact record survives, and
  * a torn tail is cut off before anything is appended. When dead records pile up the live ones are
- * rewritten to a new file, synced and renamed into place.
+ * rewritten to a new file, synced and renamed into place. Bytes are never just discarded: a torn
+ * tail, and the corrupt lines compaction drops, are first appended to `<path>.corrupt` and synced
+ * ("bad input loses nothing": a hand-edited line is set aside, not erased).
  *
- * One process writes a journal at a time: opening it for writing takes `<path>.lock`, which also
+ * One process writes a journal at a time: opening it for writing takes `<path>.lock` (`<path>` being
+ * the target when it is a symlink, as for `.corrupt` and `.compact`), which also
  * keeps two processes from resuming the same operations; a lock left by a dead process is taken over.
  * The journal opens on first use or with `open()`; an unwritable path or a journal locked by a live
  * process rejects there with `JournalError` or `JournalLockedError`, before any request is sent.
@@ -134,6 +157,8 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
   let broken: JournalError | undefined;
   let closed = false;
   let recovery: RecoveryReport | undefined;
+  // Corrupt lines still in the log (found at open), set aside when compaction drops them.
+  let unsaved: SetAside[] = [];
   const counters = { fsyncs: 0, writes: 0, compactions: 0 };
 
   const queue: Pending[] = [];
@@ -156,7 +181,7 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       const found = replay(data);
       const problem = refusal(found, data);
       if (problem) throw fail('open', 'Cannot read the journal', new Error(problem));
-      load(found, data.length, 0);
+      load(found, data.length, await targetOf(path));
       return;
     }
     if (options.create === false) {
@@ -180,21 +205,26 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       const found = replay(data);
       const problem = refusal(found, data);
       if (problem) throw new Error(problem);
-      let truncated = 0;
-      if (found.intactEnd < data.length) {
-        truncated = data.length - found.intactEnd;
-        await handle.truncate(found.intactEnd);
+      // Complete corrupt lines can stay: an appended line starts after their newline. Torn bytes
+      // cannot (the next line would be glued to them), so they are set aside and cut.
+      const torn = found.bad.find((bad) => bad.torn);
+      if (torn) {
+        counters.fsyncs += await setAside(file, [toSetAside(torn, data, 'cut at open')], now());
+        await handle.truncate(found.tornAt);
       }
-      if (found.intactEnd === 0) {
+      unsaved = found.bad
+        .filter((bad) => !bad.torn)
+        .map((bad) => toSetAside(bad, data, 'dropped by compaction'));
+      if (found.tornAt === 0) {
         await writeAll(handle, Buffer.from(headerLine()));
         await handle.datasync();
         await syncDirectory(file);
         counters.fsyncs += 2;
-      } else if (truncated > 0) {
+      } else if (torn) {
         await handle.datasync();
         counters.fsyncs++;
       }
-      load(found, data.length, truncated);
+      load(found, data.length, file);
     } catch (error) {
       await handle?.close().catch(() => {});
       handle = undefined;
@@ -204,19 +234,20 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
     }
   }
 
-  function load(found: ReplayResult, size: number, truncated: number): void {
+  function load(found: ReplayResult, size: number, target: string): void {
     records = found.records;
     lines = found.lines;
     frames = found.frames;
-    if (found.badOffsets.length > 0 || truncated > 0) {
-      recovery = {
-        path,
-        skippedFrames: found.badOffsets.length,
-        badOffsets: found.badOffsets,
-        truncatedBytes: truncated || Math.max(0, size - found.intactEnd),
-      };
-      options.onRecover?.(recovery);
-    }
+    if (found.bad.length === 0) return;
+    recovery = {
+      path,
+      skippedFrames: found.bad.length,
+      badOffsets: found.bad.map((bad) => bad.offset),
+      truncatedBytes: size - found.tornAt,
+      corruptPath: corruptPathOf(target),
+    };
+    if (options.onRecover) options.onRecover(recovery);
+    else console.warn(warning(recovery, found.bad));
   }
 
   async function ready(action: JournalAction): Promise<void> {
@@ -314,6 +345,16 @@ export function fileJournal(path: string, options: FileJournalOptions = {}): Fil
       await staged?.close().catch(() => {});
       await unlink(temporary).catch(() => {});
       throw fail('compact', 'Compacting the journal failed', error);
+    }
+    if (unsaved.length > 0) {
+      // The new log leaves the corrupt lines out: keep them first, or refuse to compact.
+      try {
+        counters.fsyncs += await setAside(file, unsaved, now());
+      } catch (error) {
+        await unlink(temporary).catch(() => {});
+        throw fail('compact', 'Setting corrupt lines aside failed; not compacting', error);
+      }
+      unsaved = [];
     }
     try {
       await rename(temporary, file);
@@ -473,12 +514,22 @@ function refusal(found: ReplayResult, data: Uint8Array): string | undefined {
   return undefined;
 }
 
-async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) {
-    const { bytesWritten } = await file.write(data, offset, data.length - offset);
-    offset += bytesWritten;
-  }
+/** A bad line's bytes, copied (not a view that would keep the whole file in memory). */
+function toSetAside(bad: BadLine, data: Uint8Array, fate: string): SetAside {
+  const bytes = Buffer.from(data.subarray(bad.offset, bad.offset + bad.length));
+  const what = bad.torn ? 'torn tail' : `corrupt line ${bad.line}`;
+  const reason = bad.torn ? '' : `: ${bad.reason}`;
+  return { bytes, why: `${what} at byte ${bad.offset}${reason}, ${fate}` };
+}
+
+/** The warning of an open that skipped lines and has no `onRecover` to tell. */
+function warning(report: RecoveryReport, bad: BadLine[]): string {
+  const where = bad.map((line) => `line ${line.line}: ${line.reason}`).join('; ');
+  return (
+    `oncely: the journal ${report.path} skipped ${bad.length} torn or corrupt line(s) (${where}). ` +
+    `Every byte removed from the journal is kept in ${report.corruptPath}: a torn tail when an ` +
+    'open for writing cuts it, a corrupt line when compaction drops it. Pass onRecover to handle this.'
+  );
 }
 
 /** The file `path` names through any symlinks, including one to a file not created yet. */
@@ -495,16 +546,6 @@ async function targetOf(path: string): Promise<string> {
     }
   }
   return name;
-}
-
-/** A created or renamed file is durable only once its directory entry is: fsync the directory. */
-async function syncDirectory(path: string): Promise<void> {
-  const directory = await open(dirname(path), 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
 }
 
 function describe(error: unknown): string {

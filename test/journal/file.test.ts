@@ -85,10 +85,16 @@ describe('fileJournal recovery', () => {
     const ids = await reopenIds(path, reports);
     expect(ids).toEqual(entries.filter((_, i) => i !== 2).map((entry) => entry.id));
     expect(reports).toEqual([
-      { path, skippedFrames: 1, badOffsets: [lineStarts[3]], truncatedBytes: 0 },
+      {
+        path,
+        skippedFrames: 1,
+        badOffsets: [lineStarts[3]],
+        truncatedBytes: 0,
+        corruptPath: `${path}.corrupt`,
+      },
     ]);
     // Appending after a corrupt middle line still works, and survives another reopen.
-    const journal = fileJournal(path);
+    const journal = fileJournal(path, { onRecover: () => {} });
     const later = makeEntry();
     await journal.put(later);
     await journal.close();
