@@ -208,7 +208,7 @@ function notFound(parsed: Parsed, io: CommandIo): number {
 
 function warn(io: CommandIo, report: RecoveryReport): void {
   io.err(
-    `warning: ${report.path}: skipped ${report.skippedFrames} torn or corrupt line(s) at byte offset(s) ${report.badOffsets.join(', ')}`,
+    `warning: ${report.path}: skipped ${report.skippedFrames} torn or corrupt line(s) at byte offset(s) ${report.badOffsets.join(', ')}; their bytes are kept in ${report.corruptPath} once removed from the journal`,
   );
 }
 

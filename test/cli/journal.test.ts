@@ -135,6 +135,8 @@ describe('oncely journal list', () => {
     expect(code).toBe(0);
     expect(out).toContain('4 operations');
     expect(err).toMatch(/^warning: .*skipped 1 torn or corrupt line/);
+    // Where the bytes go once the application's next compaction or open drops them.
+    expect(err).toContain(`${path}.corrupt`);
     await app.close();
   });
 });
