@@ -18,6 +18,7 @@ options:
   -H, --header 'Name: v'   header sent on every request, repeatable (auth, tenant…)
   -d, --body <text>        request body (default {}); JSON gets application/json
       --timeout <ms>       per-request timeout (default 10000)
+      --key-format <f>     token (default): Idempotency-Key: 0b5c…; sf-string: "0b5c…" (draft §2.1)
       --json               print the results as JSON
 
 Each case sends real requests: point it at a test or sandbox endpoint.

@@ -210,6 +210,46 @@ describe('oncely check against an API that refuses with other statuses than the 
   });
 });
 
+describe('oncely check against an API that reads keys as RFC 8941 strings only', () => {
+  let url: string;
+  beforeAll(async () => {
+    const guarded = nodeIdempotency({ store: memoryStore(), scope: () => 'tenant' })((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: randomUUID() }));
+      });
+    });
+    const server = createServer((req, res) => {
+      const key = req.headers['idempotency-key'];
+      // The draft's §2.1: the value MUST be an sf-string; a strict server refuses anything else.
+      if (typeof key === 'string' && !key.startsWith('"')) {
+        req.resume();
+        res.writeHead(400, { 'content-type': 'application/problem+json' }).end('{}');
+        return;
+      }
+      void guarded(req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    url = urlOf(server);
+  });
+
+  it('holds with --key-format sf-string', async () => {
+    const { code, outcomes } = await checkJson(url, '--key-format', 'sf-string');
+    expect(Object.values(outcomes)).toEqual(Array(7).fill('pass'));
+    expect(code).toBe(0);
+  });
+
+  it('says to try it when the first request gets a 400', async () => {
+    const { code, out } = await oncely('check', url);
+    expect(code).toBe(1);
+    expect(out).toContain(
+      "✗ a first request with a fresh key succeeds: expected 2xx, got 400 (if the API reads the key as an RFC 8941 string, as the draft's §2.1 writes it, try --key-format sf-string)",
+    );
+  });
+});
+
 describe('oncely check against the node:http adapter', () => {
   it('finds every case holding', async () => {
     let charges = 0;
@@ -385,6 +425,7 @@ describe('oncely check usage', () => {
     [['http://example.test/', '-H', 'X-Tenant: 日本'], "invalid header 'X-Tenant: 日本'"],
     [['http://example.test/', '--body'], '--body needs a value'],
     [['http://example.test/', '--verbose'], "unknown option '--verbose'"],
+    [['http://example.test/', '--key-format', 'quoted'], "--key-format is 'token' or 'sf-string'"],
     [['http://a.test/', 'http://b.test/'], "unexpected argument 'http://b.test/'"],
   ])('exits 2 for %j', async (args, message) => {
     const { code, err } = await oncely('check', ...args);

@@ -1,4 +1,5 @@
 /** The command line of `oncely check`, read into {@link CheckArgs}, or a usage error. */
+import type { KeyFormat } from '../../protocol.ts';
 
 /** What `oncely check` was asked to probe. */
 export interface CheckArgs {
@@ -10,6 +11,8 @@ export interface CheckArgs {
   body: string;
   json: boolean;
   timeoutMs: number;
+  /** How keys are written: plain, or as the draft's §2.1 RFC 8941 string (`"…"`), as the client's `keyFormat`. */
+  keyFormat: KeyFormat;
 }
 
 /** Defaults of `oncely check`. */
@@ -17,7 +20,10 @@ export const CHECK_DEFAULTS = {
   method: 'POST',
   body: '{}',
   timeoutMs: 10_000,
+  keyFormat: 'token',
 } as const;
+
+const KEY_FORMATS: readonly string[] = ['token', 'sf-string'] satisfies KeyFormat[];
 
 // RFC 9110 §9.2.1: safe methods are not guarded by an Idempotency-Key, so there is nothing to check.
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -31,6 +37,7 @@ export function parseCheckArgs(args: readonly string[]): CheckArgs | string {
   let body: string = CHECK_DEFAULTS.body;
   let json = false;
   let timeoutMs: number = CHECK_DEFAULTS.timeoutMs;
+  let keyFormat: KeyFormat = CHECK_DEFAULTS.keyFormat;
   const headers: [string, string][] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
@@ -91,6 +98,14 @@ export function parseCheckArgs(args: readonly string[]): CheckArgs | string {
         timeoutMs = ms;
         break;
       }
+      case '--key-format': {
+        const given = value();
+        if (given === undefined || !KEY_FORMATS.includes(given)) {
+          return `--key-format is 'token' or 'sf-string'`;
+        }
+        keyFormat = given as KeyFormat;
+        break;
+      }
       default:
         if (arg.startsWith('-')) return `unknown option '${arg}'`;
         if (url !== undefined) return `unexpected argument '${arg}'`;
@@ -107,7 +122,7 @@ export function parseCheckArgs(args: readonly string[]): CheckArgs | string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     return `invalid URL '${url}': expected http:// or https://`;
   }
-  return { url: parsed, method, headers, body, json, timeoutMs };
+  return { url: parsed, method, headers, body, json, timeoutMs, keyFormat };
 }
 
 function isHeaderValue(name: string, value: string): boolean {

@@ -61,7 +61,7 @@ export async function runCases(args: CheckArgs): Promise<CaseResult[]> {
     succeeded &&
     pair.some((answer) => answer.ok && is2xx(answer.status) && answer.body === first.body);
   return [
-    judgeFirst(first, args.url),
+    judgeFirst(first, args),
     judgeReplay(first, again, sameForAll),
     judgeConcurrent(...pair, sameForAll),
     judgeReused(first, reused),
@@ -71,7 +71,7 @@ export async function runCases(args: CheckArgs): Promise<CaseResult[]> {
   ];
 }
 
-function judgeFirst(first: Answer, url: URL): CaseResult {
+function judgeFirst(first: Answer, { url, keyFormat }: CheckArgs): CaseResult {
   const base = {
     id: 'first',
     title: 'a first request with a fresh key succeeds',
@@ -88,10 +88,15 @@ function judgeFirst(first: Answer, url: URL): CaseResult {
       got: `${first.status}, a redirect to ${target} (not followed: check that URL)`,
     };
   }
+  // The draft's §2.1 makes the value an sf-string; most APIs (Stripe) take it plain, the default.
+  const hint =
+    first.status === 400 && keyFormat === 'token'
+      ? " (if the API reads the key as an RFC 8941 string, as the draft's §2.1 writes it, try --key-format sf-string)"
+      : '';
   return {
     ...base,
     outcome: is2xx(first.status) ? OUTCOMES.pass : OUTCOMES.fail,
-    got: status(first),
+    got: `${status(first)}${hint}`,
   };
 }
 

@@ -1,4 +1,4 @@
-import { KEY_HEADER } from '../../protocol.ts';
+import { formatKeyHeader, KEY_HEADER } from '../../protocol.ts';
 import type { CheckArgs } from './args.ts';
 
 /** What one request of a case got back: an answer, or why there was none. */
@@ -20,7 +20,7 @@ export async function probe(args: CheckArgs, input: ProbeInput): Promise<Answer>
   const headers = new Headers();
   for (const [name, value] of args.headers) headers.append(name, value);
   if (!headers.has('content-type')) headers.set('content-type', contentTypeOf(input.body));
-  if (input.key !== undefined) headers.set(KEY_HEADER, input.key);
+  if (input.key !== undefined) headers.set(KEY_HEADER, formatKeyHeader(input.key, args.keyFormat));
   try {
     const response = await fetch(args.url, {
       method: args.method,
