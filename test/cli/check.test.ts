@@ -250,6 +250,41 @@ describe('oncely check against an API that reads keys as RFC 8941 strings only',
   });
 });
 
+describe('oncely check against an API that stores the response after sending it', () => {
+  it('warns when the replay finds the first request still in progress', async () => {
+    // A store written once the answer is out: a retry right after it gets the draft's 409.
+    const records = new Map<string, string | 'running'>();
+    const server = createServer((request, response) => {
+      const key = request.headers['idempotency-key'];
+      request.resume();
+      request.on('end', () => {
+        const record = typeof key === 'string' ? records.get(key) : undefined;
+        if (typeof key !== 'string' || record === 'running') {
+          const status = typeof key === 'string' ? 409 : 400;
+          response.writeHead(status, { 'content-type': 'application/problem+json' }).end('{}');
+          return;
+        }
+        if (record !== undefined) {
+          response.writeHead(201, { 'content-type': 'application/json' }).end(record);
+          return;
+        }
+        records.set(key, 'running');
+        const body = JSON.stringify({ id: randomUUID() });
+        response.writeHead(201, { 'content-type': 'application/json' }).end(body);
+        setTimeout(() => records.set(key, body), 500);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const { code, report } = await checkJson(urlOf(server));
+    expect(report.cases.find((c) => c.id === 'replay')).toMatchObject({
+      outcome: 'warn',
+      got: '409: the first request was still in progress after its answer came; a retry gets its response once the API has stored it',
+    });
+    expect(code).toBe(0);
+  });
+});
+
 describe('oncely check against the node:http adapter', () => {
   it('finds every case holding', async () => {
     let charges = 0;

@@ -109,6 +109,16 @@ function judgeReplay(first: Answer, again: Answer | undefined, sameForAll: boole
   if (!again.ok) return { ...base, outcome: OUTCOMES.fail, expected, got: again.error };
   const flag = again.headers.get(REPLAYED_HEADER);
   const note = flag === null ? `no ${REPLAYED_HEADER} header` : `${REPLAYED_HEADER}: ${flag}`;
+  // The draft's §2.7 answer for a request still being processed: an API that stores the response
+  // after sending it answers a retry that comes at once with 409, and the response later.
+  if (again.status === 409) {
+    return {
+      ...base,
+      outcome: OUTCOMES.warn,
+      expected,
+      got: `409: the first request was still in progress after its answer came; a retry gets its response once the API has stored it`,
+    };
+  }
   if (again.status !== first.status) {
     return { ...base, outcome: OUTCOMES.fail, expected, got: `${status(again)}, ${note}` };
   }
