@@ -17,6 +17,8 @@ const USAGE = `usage: npm run chaos -- [options]
   --seed N           seed of the fault decisions (default: random, printed)
   --adapter A        web: idempotency() on node:http, every attempt logged by the server (default);
                      node: the oncely/server/node adapter
+  --unguarded        the control run: the same faults with no server helper in front of the
+                     handler; it shows the duplicates the helper prevents (and exits 1)
   --report FILE      write the results in Markdown (docs/reliability.md)`;
 
 const { values } = parseArgs({
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     report: { type: 'string' },
     adapter: { type: 'string', default: 'web' },
+    unguarded: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -73,12 +76,14 @@ if (values.store === 'all') {
   stores = [];
 }
 
-console.log(`chaos: ${ops} operations per store, fault rate ${faultRate}, seed ${seed}`);
+const control = values.unguarded ? ', control run: no server helper' : '';
+console.log(`chaos: ${ops} operations per store, fault rate ${faultRate}, seed ${seed}${control}`);
 const results: ChaosResult[] = [];
 for (const store of stores) {
   const result = await runChaos({
     store,
     adapter,
+    guard: !values.unguarded,
     url: urls[store],
     ops,
     faultRate,
@@ -100,11 +105,30 @@ for (const store of stores) {
 
 console.log(`\n${formatText(results)}`);
 if (values.report) {
+  // The report carries its own negative control (docs/reliability.md, "Control").
+  let control: ChaosResult | undefined;
+  if (!values.unguarded) {
+    const controlOps = Math.min(ops, 1_000);
+    console.log(`\ncontrol run: ${controlOps} operations on sqlite with no server helper`);
+    control = await runChaos({
+      store: 'sqlite',
+      adapter,
+      guard: false,
+      ops: controlOps,
+      faultRate,
+      concurrency,
+      seed,
+      deadlineMs: 1_800_000,
+    });
+    console.log(
+      `control: ${control.duplicates} duplicates, ${control.effects} effects for ${control.ops} operations`,
+    );
+  }
   const args = process.argv.slice(2).map((arg) => (/^[\w./=-]+$/.test(arg) ? arg : `'${arg}'`));
   const command = `npm run chaos -- ${args.join(' ')}`;
   await writeFile(
     values.report,
-    formatMarkdown(results, { command, faultRate, seed, concurrency, date: new Date() }),
+    formatMarkdown(results, { command, faultRate, seed, concurrency, date: new Date() }, control),
   );
   console.log(`\nwrote ${values.report}`);
 }

@@ -85,6 +85,7 @@ function faultChart(results: readonly ChaosResult[]): string {
 export function formatMarkdown(
   results: readonly ChaosResult[],
   run: { command: string; faultRate: number; seed: number; concurrency: number; date: Date },
+  control?: ChaosResult,
 ): string {
   const columns = results.map((result) => rows(result));
   const labels = (columns[0] ?? []).map(([label]) => label.trim());
@@ -142,7 +143,7 @@ same command; \`npm run chaos -- --help\` lists the options.
 
 ${table}
 
-## Faults by kind
+${control === undefined ? '' : controlSection(control)}## Faults by kind
 
 \`\`\`text
 ${faultChart(results)}
@@ -173,5 +174,22 @@ effect, inside the transaction, and both roll back together. With SQLite and Red
 the server mid-handler at a point where no handler is between its effect and its stored response;
 in your own handlers, make the effect itself idempotent on the key (a unique constraint on it) or
 use the transactional mode.
+`;
+}
+
+/** The control run: the same harness with no helper, which must show duplicates. */
+function controlSection(control: ChaosResult): string {
+  return `## Control: the same faults without the helper
+
+A proof that cannot fail proves nothing, so the report includes a control run: ${control.ops.toLocaleString('en-US')} operations on
+${control.store} with the same faults, client kills and seed, and the handler served **without** the
+server helper (\`npm run chaos -- --unguarded\`). Clients still send one key per operation and
+retry it; nothing on the server reads it. Result: **${control.duplicates.toLocaleString('en-US')} operations took effect more than once**
+(${control.effects.toLocaleString('en-US')} effects for ${control.ops.toLocaleString('en-US')} operations), ${control.lost} lost, ${control.changedKeys} changed keys. ${
+    control.duplicates > 0
+      ? 'The ledger counts a second effect when there is one; with the helper, the runs above had none.'
+      : '**The control saw no duplicate, so this run does not show that the harness would see one**: re-run with more operations or a higher fault rate.'
+  }
+
 `;
 }

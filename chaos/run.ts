@@ -42,6 +42,12 @@ export interface ChaosOptions {
    * @default 'web'
    */
   adapter?: 'web' | 'node';
+  /**
+   * `false` runs the control: the same handler, faults and kills without the server helper. Its
+   * duplicates show what the helper prevents, and that this harness sees them when they happen.
+   * @default true
+   */
+  guard?: boolean;
   /** Lease of the server helper: a killed server's key is taken over after it. @default 1_000 */
   leaseMs?: number;
   /** Attempt timeout of the clients; the proxy's hang outlasts it. @default 1_000 */
@@ -118,6 +124,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     size: options.store === 'sqlite' ? 1 : 2,
     leaseMs: options.leaseMs ?? 1_000,
     adapter: options.adapter ?? 'web',
+    guard: options.guard ?? true,
     attemptsPrefix: join(dir, 'attempts'),
   });
   let killsInjected = 0;

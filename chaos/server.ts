@@ -8,6 +8,7 @@
  *   CHAOS_LEASE_MS   the lease (short, so a retry takes over a killed server's key soon)
  *   CHAOS_ATTEMPTS   file to which every attempt's operation id and key are appended
  *   CHAOS_ADAPTER    `web` (default): `idempotency()` on node:http; `node`: `oncely/server/node`
+ *   CHAOS_GUARD      `off` for the control run: the handler runs without the helper
  * It prints `{"port":N}` once listening. A request with `x-chaos-kill: 1` kills the process with
  * SIGKILL in the middle of the handler. Lease takeovers and lost leases are logged as `#takeover`
  * and `#lost` lines in the attempts file.
@@ -15,7 +16,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
@@ -28,6 +29,13 @@ import { redisStore } from '../src/server/stores/redis.ts';
 import { sqliteStore } from '../src/server/stores/sqlite.ts';
 import { type ChaosStore, type LedgerTarget, openLedger } from './ledger.ts';
 import { KILL_HEADER, operationOf } from './proxy.ts';
+
+type WebHandler = (request: Request, context: { key?: string; tx: unknown }) => Promise<Response>;
+type NodeHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: { key?: string; tx: unknown },
+) => Promise<void>;
 
 const env = (name: string) => {
   const value = process.env[name];
@@ -68,7 +76,8 @@ cleanups.push(
 // Transactional mode where the store has it: the effect and the stored response commit together,
 // so even a kill after the effect leaves nothing behind. Elsewhere the kill comes before the effect
 // (docs/reliability.md: what a non-transactional store cannot promise).
-const transactional = target.store === 'postgres';
+const guard = process.env.CHAOS_GUARD !== 'off';
+const transactional = guard && target.store === 'postgres';
 
 // Keys whose effect is on the ledger but whose response is not yet stored. Without a transaction a
 // crash in that window makes the takeover run the handler again: no idempotency layer can prevent
@@ -112,7 +121,8 @@ async function effect(op: string, key: string, tx: unknown, kill: boolean) {
     if (kill) await killMidHandler();
     // A kill is under way: this handler dies with the process, before its effect.
     while (killing) await sleep(5);
-    committing.add(key);
+    // Unguarded, no event would ever clear it (and nothing is stored to wait for).
+    if (guard) committing.add(key);
   }
   await ledger.record(op, key, tx);
   // In a transaction the kill may come after the effect: it rolls back with the record.
@@ -125,7 +135,7 @@ let server: Server;
 if (process.env.CHAOS_ADAPTER === 'node') {
   // oncely/server/node on a plain node:http server. It reads the body itself, so attempts are
   // logged here per handler run; the proxy logs every attempt.
-  const guarded = idempotencyNode(options)(async (req, res, { key, tx }) => {
+  const handler: NodeHandler = async (req, res, { key, tx }) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const op = operationOf(Buffer.concat(chunks)) ?? '';
@@ -133,19 +143,27 @@ if (process.env.CHAOS_ADAPTER === 'node') {
     const body = await effect(op, String(key), tx, req.headers[KILL_HEADER] === '1');
     res.writeHead(201, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
-  });
-  server = createServer(guarded);
+  };
+  server = createServer(
+    guard
+      ? idempotencyNode(options)(handler)
+      : (req, res) => handler(req, res, { key: req.headers[KEY_HEADER] as string, tx: undefined }),
+  );
   server.listen(Number(env('CHAOS_PORT')), '127.0.0.1', () =>
     process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`),
   );
 } else {
   // The web-standard idempotency() on node:http (@hono/node-server); every attempt is logged
   // before the helper sees it.
-  const guarded = idempotency(options)(async (request, { key, tx }) => {
+  const handler: WebHandler = async (request, { key, tx }) => {
     const { op } = (await request.json()) as { op: string };
     const kill = request.headers.get(KILL_HEADER) === '1';
     return Response.json(await effect(op, String(key), tx, kill), { status: 201 });
-  });
+  };
+  const guarded = guard
+    ? idempotency(options)(handler)
+    : (request: Request) =>
+        handler(request, { key: request.headers.get(KEY_HEADER) ?? undefined, tx: undefined });
   const fetch = async (request: Request): Promise<Response> => {
     const body = new Uint8Array(await request.arrayBuffer());
     const op = operationOf(body);

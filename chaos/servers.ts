@@ -15,6 +15,8 @@ export interface FleetOptions extends LedgerTarget {
   leaseMs: number;
   /** Which server helper guards the handler: `idempotency()` (web) or `oncely/server/node`. */
   adapter: 'web' | 'node';
+  /** False for the control run: the handler without the helper (see ChaosOptions.guard). */
+  guard: boolean;
   /** File prefix of the per-process attempt logs (`<prefix>-<n>.log`). */
   attemptsPrefix: string;
 }
@@ -80,6 +82,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     CHAOS_PORT: String(ports[n]),
     CHAOS_LEASE_MS: String(options.leaseMs),
     CHAOS_ADAPTER: options.adapter,
+    CHAOS_GUARD: options.guard ? 'on' : 'off',
     CHAOS_ATTEMPTS: attemptLogs[n],
   });
 

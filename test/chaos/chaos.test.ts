@@ -41,6 +41,20 @@ function run(store: ChaosStore): Promise<ChaosResult> {
 for (const store of ['sqlite', 'redis', 'postgres'] as const) {
   if (store === 'sqlite' || urls[store]) run(store);
 }
+// The control: the same faults and kills on SQLite, with the handler unguarded.
+const control = runChaos({
+  store: 'sqlite',
+  ops: 120,
+  faultRate: 0.3,
+  concurrency: 24,
+  seed: 5,
+  workers: 3,
+  batchSize: 40,
+  serverKillSpacingMs: 1_500,
+  deadlineMs: 100_000,
+  guard: false,
+});
+control.catch(() => {});
 
 function expectExactlyOnce(result: ChaosResult) {
   expect(result.attempts).toBeGreaterThan(result.ops);
@@ -74,4 +88,14 @@ describe('chaos: every operation takes effect once', () => {
       expectExactlyOnce(result);
     },
   );
+
+  it('control: without the helper the same faults run operations twice, and the ledger sees it', {
+    timeout: 120_000,
+  }, async () => {
+    // What makes the runs above a proof: this harness does count a second effect when one happens.
+    const result = await control;
+    expect(result.duplicates).toBeGreaterThan(0);
+    expect(result.effects).toBeGreaterThan(result.ops);
+    expect(result.changedKeys).toBe(0);
+  });
 });
