@@ -24,9 +24,10 @@ export interface RedisStoreOptions {
    */
   prefix?: string;
   /**
-   * Longest wait for one command, in ms. While Redis is down node-redis queues commands until it
-   * reconnects; past this the operation fails with a {@link StoreError} instead of hanging the
-   * request.
+   * Longest wait for one command, in ms, queued or sent. While Redis is down node-redis queues
+   * commands until it reconnects, and a Redis that stops answering leaves a sent command waiting
+   * for TCP to give up; past this the operation fails with a {@link StoreError} instead of hanging
+   * the request.
    * @default 5_000
    */
   commandTimeoutMs?: number;
@@ -148,9 +149,25 @@ export function redisStore(client: RedisCommander, options: RedisStoreOptions = 
   const now = options.now ?? Date.now;
   const commandOptions = { typeMapping: { [BLOB_STRING]: Buffer }, timeout };
 
+  // node-redis applies `timeout` only while a command waits to be written: once it is on the
+  // socket, a Redis that stops answering (frozen, or cut off without a reset) leaves it waiting
+  // until TCP gives up, many minutes. So the wait is bounded here too; the late reply, if any, is
+  // dropped (a command that timed out may still have run, as documented).
+  const bounded = (operation: string, args: (string | Buffer)[]): Promise<unknown> => {
+    const reply = client.sendCommand(args, commandOptions);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreError(operation, `no reply from Redis within ${timeout} ms`)),
+        timeout,
+      );
+    });
+    return Promise.race([reply, expired]).finally(() => clearTimeout(timer));
+  };
+
   const send = async (operation: string, args: (string | Buffer)[]): Promise<unknown> => {
     try {
-      return await client.sendCommand(args, commandOptions);
+      return await bounded(operation, args);
     } catch (error) {
       throw toStoreError(operation, error);
     }
@@ -159,7 +176,7 @@ export function redisStore(client: RedisCommander, options: RedisStoreOptions = 
   const script = async (name: ScriptName, id: string, args: (string | Buffer)[]) => {
     const tail = ['1', prefix + id, String(now()), ...args];
     try {
-      return await client.sendCommand(['EVALSHA', SHAS[name], ...tail], commandOptions);
+      return await bounded(name, ['EVALSHA', SHAS[name], ...tail]);
     } catch (error) {
       // NOSCRIPT is Redis's error code for a script not in its cache (after a restart or SCRIPT
       // FLUSH); EVAL runs it and caches it again.

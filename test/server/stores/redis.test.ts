@@ -143,6 +143,39 @@ describe.skipIf(!url)('redisStore', () => {
     expect(elapsed).toBeLessThan(2_000);
     flaky.destroy();
   });
+
+  it('bounds a command already sent to a Redis that stopped answering (frozen, partitioned)', async () => {
+    const { port, process: server } = await startRedis();
+    const frozen = createClient({ url: `redis://127.0.0.1:${port}` });
+    frozen.on('error', () => {});
+    await frozen.connect();
+    const store = redisStore(frozen, { commandTimeoutMs: 300 });
+    const record = inFlight();
+    expect(await store.claim('id', record)).toBeUndefined();
+
+    // The socket stays open but nothing answers: node-redis's own timeout no longer applies to a
+    // command once written, so only the store's bound ends the wait.
+    server.kill('SIGSTOP');
+    try {
+      const started = performance.now();
+      const results = await Promise.allSettled([
+        store.get('id'),
+        store.claim('other', inFlight()),
+        store.renew('id', record.owner, Date.now() + 60_000),
+      ]);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      const errors = results.map((result) =>
+        result.status === 'rejected' ? (result.reason as StoreError) : undefined,
+      );
+      expect(errors.every((error) => error instanceof StoreError)).toBe(true);
+      expect(errors.map((error) => error?.operation)).toEqual(['get', 'claim', 'renew']);
+    } finally {
+      server.kill('SIGCONT');
+      server.kill('SIGKILL');
+      await once(server, 'exit');
+      frozen.destroy();
+    }
+  });
 });
 
 /** A private redis-server on a free port, to be killed by the test. */
