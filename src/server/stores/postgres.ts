@@ -57,6 +57,15 @@ export interface PostgresStore extends TransactionalStore<PoolClient> {
 const MAX_CLAIM_ATTEMPTS = 5;
 
 /**
+ * True for SQLSTATE 40001. Under REPEATABLE READ or SERIALIZABLE (a database or role whose
+ * `default_transaction_isolation` says so) a statement that meets a row another transaction
+ * changed after its snapshot fails so, where READ COMMITTED would wait and read the row again. A
+ * primitive has done nothing yet when it fails so: it runs again with a fresh snapshot.
+ */
+const isSerializationFailure = (error: unknown): boolean =>
+  (error as { code?: unknown } | null)?.code === '40001';
+
+/**
  * A store on PostgreSQL for a fleet of server processes, with a transactional mode: through
  * `transact`, the claim, the handler's own writes and the stored response commit together or not
  * at all. Claims are one statement (one round trip); updates are compare-and-set on the owner.
@@ -140,11 +149,15 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
   };
 
   const query = async (operation: string, text: string, params: unknown[]) => {
-    try {
-      if (options.createTable !== false) await migrate();
-      return await pool.query(text, params);
-    } catch (error) {
-      throw toStoreError(operation, error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (options.createTable !== false) await migrate();
+        return await pool.query(text, params);
+      } catch (error) {
+        // One statement, in a transaction of its own that has rolled back: safe to run again.
+        if (attempt < MAX_CLAIM_ATTEMPTS && isSerializationFailure(error)) continue;
+        throw toStoreError(operation, error);
+      }
     }
   };
   const changed = async (operation: string, text: string, params: unknown[]) =>
@@ -254,7 +267,20 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
           // A concurrent transaction holding the same id makes this insert wait on the unique
           // index until it commits or rolls back.
           const time = now();
-          const claimed = await step(sql.transactClaim, [...recordParams(id, record), time]);
+          let claimed: Awaited<ReturnType<typeof step>>;
+          try {
+            claimed = await step(sql.transactClaim, [...recordParams(id, record), time]);
+          } catch (error) {
+            // Waited on a transaction that held the id and then committed: outside READ
+            // COMMITTED this one's snapshot cannot see its row. step rolled back; a new
+            // transaction sees it (and answers existing), before any work ran.
+            const retry =
+              broken === undefined &&
+              attempt < MAX_CLAIM_ATTEMPTS - 1 &&
+              isSerializationFailure((error as StoreError).cause);
+            if (retry) continue;
+            throw error;
+          }
           if (claimed.rowCount === 0) {
             const existing = await step(sql.get, [id, time]);
             await step('ROLLBACK');

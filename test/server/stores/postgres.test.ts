@@ -116,6 +116,59 @@ describe.skipIf(!url)('postgresStore', () => {
     await down.end();
   });
 
+  // A database or role may set default_transaction_isolation above READ COMMITTED; a statement
+  // that meets a row changed after its snapshot then fails with SQLSTATE 40001 instead of
+  // waiting and reading it again.
+  for (const level of ['serializable', 'repeatable read']) {
+    describe(`under default_transaction_isolation = ${level}`, () => {
+      const strict = new pg.Pool({
+        connectionString: url,
+        max: 10,
+        options: `-c default_transaction_isolation=${level.replace(' ', '\\ ')}`,
+      });
+      const own = `${table}_${level.replace(' ', '_')}`;
+
+      afterAll(async () => {
+        await strict.query(`DROP TABLE IF EXISTS ${own}`);
+        await strict.end();
+      });
+
+      it('runs at that level', async () => {
+        const { rows } = await strict.query('SHOW transaction_isolation');
+        expect(rows[0].transaction_isolation).toBe(level);
+      });
+
+      testStore(`postgres (${level})`, () => postgresStore(strict, { table: own }));
+
+      it('answers duplicates of a transact with existing, not a StoreError', async () => {
+        const store = postgresStore(strict, { table: own, sweepIntervalMs: 0 });
+        const id = `tx:${randomUUID()}`;
+        let runs = 0;
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 5 }, () =>
+            store.transact(id, inFlight(), async () => {
+              runs++;
+              await sleep(100);
+              return completed();
+            }),
+          ),
+        );
+        expect(runs).toBe(1);
+        const answers = outcomes.map((outcome) =>
+          outcome.status === 'fulfilled' ? outcome.value.outcome : String(outcome.reason),
+        );
+        expect(answers.sort()).toEqual([
+          'completed',
+          'existing',
+          'existing',
+          'existing',
+          'existing',
+        ]);
+        await store.close();
+      });
+    });
+  }
+
   describe('transact', () => {
     const charged = async (key: string): Promise<number> =>
       Number(
