@@ -300,6 +300,8 @@ export function createOperations(context: SendContext, options: OperationsOption
   ): Promise<{ settlement: Settlement; error?: Error } | undefined> {
     const sent = await track(entry.id, () =>
       withOperationLock(entry.id, true, async () => {
+        // Nothing is sent once close() was called (a background round may have been reading).
+        if (closed) return undefined;
         // Read again under the lock: another tab may have settled it meanwhile.
         const current = await quietly('read', () => journal.get(entry.id));
         if (current === undefined || !isUnsettled(current.state)) return undefined;
@@ -353,7 +355,7 @@ export function createOperations(context: SendContext, options: OperationsOption
   async function retryInBackground(id: string): Promise<void> {
     if (closed || active.has(id)) return;
     const entry = await quietly('read', () => journal.get(id));
-    if (entry === undefined || !isUnsettled(entry.state)) return;
+    if (closed || entry === undefined || !isUnsettled(entry.state)) return;
     const definition = definitions.get(entry.name);
     if (definition === undefined || (await isExpired(entry))) return;
     // Another tab is sending it: look again later, by when that tab has most likely settled it.

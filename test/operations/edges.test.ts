@@ -1,0 +1,54 @@
+import { HttpResponse, http } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { OperationPendingError } from '../../src/client/operations/errors/operation-pending-error.ts';
+import type { Journal } from '../../src/journal/journal.ts';
+import { memoryJournal } from '../../src/journal/memory.ts';
+import { useServer } from '../client/support/msw.ts';
+import { BASE, eventually, opsClient } from './support.ts';
+
+const server = useServer();
+
+/** Answers 503 `failures` times, then 201; logs each attempt's key. */
+function flaky(failures: number) {
+  const keys: Array<string | null> = [];
+  server.use(
+    http.post(`${BASE}/charges`, ({ request }) => {
+      keys.push(request.headers.get('idempotency-key'));
+      if (keys.length <= failures) return new HttpResponse(null, { status: 503 });
+      return HttpResponse.json({ ok: true }, { status: 201 });
+    }),
+  );
+  return keys;
+}
+
+describe('durable operations at the edges', () => {
+  it('sends nothing in the background once close() resolved, even when a round was reading the journal', async () => {
+    const keys = flaky(100);
+    const inner = memoryJournal();
+    // A slow read (IndexedDB takes a few ms): the background round is in it when close() is called.
+    let reading: (() => void) | undefined;
+    let slow = false;
+    const journal: Journal = {
+      ...inner,
+      async get(id) {
+        if (slow) {
+          slow = false;
+          await new Promise<void>((resolve) => (reading = resolve));
+        }
+        return inner.get(id);
+      },
+    };
+    const client = opsClient({ journal, retry: false, backgroundRetry: { base: 20, cap: 20 } });
+    const op = client.operation('charge', {
+      request: () => ({ url: '/charges', method: 'POST', json: {} }),
+    });
+    slow = true;
+    await expect(op.run(undefined)).rejects.toBeInstanceOf(OperationPendingError);
+    await eventually(() => reading !== undefined);
+    await client.close();
+    reading?.();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(keys).toHaveLength(1);
+    expect((await inner.list())[0]?.state).toBe('pending');
+  });
+});
