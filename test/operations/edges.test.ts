@@ -4,7 +4,7 @@ import { OperationPendingError } from '../../src/client/operations/errors/operat
 import type { Journal } from '../../src/journal/journal.ts';
 import { memoryJournal } from '../../src/journal/memory.ts';
 import { useServer } from '../client/support/msw.ts';
-import { BASE, eventually, opsClient } from './support.ts';
+import { BASE, eventually, opsClient, orphan } from './support.ts';
 
 const server = useServer();
 
@@ -50,5 +50,24 @@ describe('durable operations at the edges', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(keys).toHaveLength(1);
     expect((await inner.list())[0]?.state).toBe('pending');
+  });
+
+  it('leaves alone a record of a newer format: an older tab never misreads what a newer release wrote', async () => {
+    const keys = flaky(0);
+    const journal = memoryJournal();
+    const newer = orphan({ version: 2 });
+    await journal.put(newer);
+    const client = opsClient({ journal });
+    client.operation('charge', { request: () => ({ url: '/charges' }) });
+    const summary = await client.resume();
+    expect(summary.resumed).toBe(0);
+    expect(keys).toEqual([]);
+    expect(await journal.list()).toEqual([newer]);
+    // A settled one of a newer format is not swept either: its fields may mean something else.
+    const settled = orphan({ version: 2, state: 'succeeded', updatedAt: 0 });
+    await journal.put(settled);
+    await client.resume();
+    expect(await journal.list()).toHaveLength(2);
+    await client.close();
   });
 });

@@ -381,6 +381,9 @@ export function createOperations(context: SendContext, options: OperationsOption
       const entries = await write('read', () => journal.list());
       for (const entry of entries) {
         if (closed) break;
+        // Written by a newer release (another tab already updated): its fields may mean something
+        // else here. Left alone, neither sent nor swept; that release resumes it.
+        if (entry.version > JOURNAL_FORMAT_VERSION) continue;
         const named = { id: entry.id, name: entry.name, key: entry.key };
         if (!isUnsettled(entry.state)) {
           await sweep(entry);
