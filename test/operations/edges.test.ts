@@ -70,4 +70,17 @@ describe('durable operations at the edges', () => {
     expect(await journal.list()).toHaveLength(2);
     await client.close();
   });
+
+  it('rejects resume({ wait, signal }) with the signal’s reason when the wait is given up', async () => {
+    const journal = memoryJournal();
+    const held = await journal.lock();
+    const client = opsClient({ journal });
+    const controller = new AbortController();
+    const reason = new Error('left the page');
+    const waiting = client.resume({ wait: true, signal: controller.signal });
+    controller.abort(reason);
+    await expect(waiting).rejects.toBe(reason);
+    await held?.release();
+    await client.close();
+  });
 });

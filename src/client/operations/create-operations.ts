@@ -40,7 +40,7 @@ export interface ResumeOptions {
    * @default false
    */
   wait?: boolean;
-  /** Gives up waiting for the lock. */
+  /** Gives up waiting for the lock: `resume()` then rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
@@ -375,7 +375,11 @@ export function createOperations(context: SendContext, options: OperationsOption
       unknown: [] as JournalEntry[],
     };
     // ResumeOptions are the journal's LockOptions: wait (default false) and signal.
-    const lock = await write('lock', () => journal.lock(resumeOptions));
+    const lock = await write('lock', () => journal.lock(resumeOptions)).catch((error) => {
+      // Given up by the caller's signal: its reason, as for an aborted run.
+      resumeOptions.signal?.throwIfAborted();
+      throw error;
+    });
     if (lock === undefined) return { ...summary, locked: true };
     try {
       const entries = await write('read', () => journal.list());
