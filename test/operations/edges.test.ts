@@ -1,5 +1,5 @@
 import { HttpResponse, http } from 'msw';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { OperationPendingError } from '../../src/client/operations/errors/operation-pending-error.ts';
 import type { Journal } from '../../src/journal/journal.ts';
 import { memoryJournal } from '../../src/journal/memory.ts';
@@ -19,6 +19,24 @@ function flaky(failures: number) {
     }),
   );
   return keys;
+}
+
+const restore: Array<() => void> = [];
+afterEach(() => {
+  for (const undo of restore.splice(0)) undo();
+});
+
+/** An `online` event source on globalThis, as a browser has. */
+function onlineEvents(): EventTarget {
+  const target = new EventTarget();
+  const global = globalThis as unknown as Record<string, unknown>;
+  global.addEventListener = target.addEventListener.bind(target);
+  global.removeEventListener = target.removeEventListener.bind(target);
+  restore.push(() => {
+    delete global.addEventListener;
+    delete global.removeEventListener;
+  });
+  return target;
 }
 
 describe('durable operations at the edges', () => {
@@ -81,6 +99,56 @@ describe('durable operations at the edges', () => {
     controller.abort(reason);
     await expect(waiting).rejects.toBe(reason);
     await held?.release();
+    await client.close();
+  });
+
+  it('brings forward on `online` an operation a resume found waiting on its backoff', async () => {
+    const target = onlineEvents();
+    const keys = flaky(0);
+    const journal = memoryJournal();
+    // Left by a session that went offline: the next background round a minute away.
+    const entry = orphan({
+      state: 'pending',
+      nextAttemptAt: Date.now() + 60_000,
+      lastError: { code: 'RETRY_LIMIT', message: 'offline' },
+    });
+    await journal.put(entry);
+    let done = false;
+    const client = opsClient({ journal });
+    client.operation('charge', {
+      request: () => ({ url: '/charges' }),
+      onSuccess: () => {
+        done = true;
+      },
+    });
+    expect((await client.resume()).pending).toHaveLength(1);
+    target.dispatchEvent(new Event('online'));
+    await eventually(() => done);
+    expect(keys).toEqual([entry.key]);
+    await client.close();
+  });
+
+  it('keeps a server-named time on `online` after a resume, and still reports the expiry on time', async () => {
+    const target = onlineEvents();
+    const keys = flaky(0);
+    const journal = memoryJournal();
+    const entry = orphan({
+      state: 'pending',
+      nextAttemptAt: Date.now() + 3_600_000,
+      expiresAt: Date.now() + 80,
+      lastError: { code: 'RETRY_AFTER_TOO_LONG', message: 'come back in an hour', status: 503 },
+    });
+    await journal.put(entry);
+    const expired: string[] = [];
+    const client = opsClient({ journal, onExpired: (e) => void expired.push(e.id) });
+    client.operation('charge', { request: () => ({ url: '/charges' }) });
+    expect((await client.resume()).pending).toHaveLength(1);
+    target.dispatchEvent(new Event('online'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(keys).toEqual([]);
+    await eventually(() => expired.length > 0, 1_000);
+    expect(expired).toEqual([entry.id]);
+    expect(keys).toEqual([]);
     await client.close();
   });
 });

@@ -217,13 +217,7 @@ export function createOperations(context: SendContext, options: OperationsOption
         }),
       );
       if (background && retryAt !== undefined && !closed) {
-        // Woken at its expiry at the latest, so that onExpired is told on time.
-        const expiresAt = entry.expiresAt ?? entry.createdAt + lifetime;
-        scheduler.schedule(
-          entry.id,
-          Math.min(retryAt, expiresAt),
-          settlement.retryAt !== undefined,
-        );
+        later(entry, retryAt, settlement.retryAt !== undefined);
       }
       throw new OperationPendingError(
         entry.id,
@@ -263,6 +257,18 @@ export function createOperations(context: SendContext, options: OperationsOption
     if (settlement.kind === 'failed')
       await callHook(() => definition.onError?.(settlement.error, input, info));
     throw settlement.error;
+  }
+
+  /**
+   * Schedules a background round at `at`, or at the expiry if sooner, so that onExpired is told on
+   * time. `serverTimed`: a time the server named, which coming back online does not bring forward.
+   */
+  function later(entry: JournalEntry, at: number, serverTimed: boolean): void {
+    scheduler.schedule(
+      entry.id,
+      Math.min(at, entry.expiresAt ?? entry.createdAt + lifetime),
+      serverTimed,
+    );
   }
 
   /** Settled: removed from the journal, or kept `keepSettledMs` when the user asked. */
@@ -406,7 +412,8 @@ export function createOperations(context: SendContext, options: OperationsOption
           continue;
         }
         if (entry.nextAttemptAt !== undefined && entry.nextAttemptAt > Date.now() && background) {
-          scheduler.schedule(entry.id, entry.nextAttemptAt, true);
+          // Only a long Retry-After sets a time `online` must not bring forward (see conclude).
+          later(entry, entry.nextAttemptAt, entry.lastError?.code === 'RETRY_AFTER_TOO_LONG');
           summary.pending.push(named);
           continue;
         }
