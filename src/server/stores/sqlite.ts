@@ -58,6 +58,29 @@ export interface SqliteStore extends Store {
   close(): Promise<void>;
 }
 
+// SQLite's primary result code for "another connection holds the lock".
+const SQLITE_BUSY = 5;
+
+/**
+ * Runs `sql`, again every few ms while SQLite answers SQLITE_BUSY, for up to `timeoutMs`. Blocks
+ * the thread while it waits, as a wait in SQLite's own busy handler does.
+ */
+function retryBusy(db: DatabaseSync, sql: string, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      db.exec(sql);
+      return;
+    } catch (error) {
+      const code = (error as { errcode?: unknown }).errcode;
+      const busy = typeof code === 'number' && (code & 0xff) === SQLITE_BUSY;
+      if (!busy || Date.now() >= deadline) throw error;
+      Atomics.wait(pause, 0, 0, 5);
+    }
+  }
+}
+
 /**
  * A durable store in one SQLite file, on Node's built-in `node:sqlite` (Node 22.13+, no native
  * addon). The file is in WAL mode and every claim runs in a `BEGIN IMMEDIATE` transaction, so
@@ -79,11 +102,14 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
   const table = quoteTable(options.table ?? DEFAULT_TABLE, false);
   const now = options.now ?? Date.now;
 
-  let db: DatabaseSync;
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
+  let db: DatabaseSync | undefined;
   try {
-    db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 5_000 });
+    db = new DatabaseSync(path, { timeout: busyTimeoutMs });
     // WAL lets readers run beside the one writer, across processes; `:memory:` stays in memory.
-    db.exec('PRAGMA journal_mode = WAL');
+    // Switching a new file to WAL fails at once with SQLITE_BUSY while a sibling process opens
+    // it in the same instant (SQLite calls no busy handler there), so that is retried here.
+    retryBusy(db, 'PRAGMA journal_mode = WAL', busyTimeoutMs);
     db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
       id TEXT PRIMARY KEY NOT NULL,
@@ -101,6 +127,7 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
       `CREATE INDEX IF NOT EXISTS ${indexName(options.table ?? DEFAULT_TABLE, 'expires_at')} ON ${table} (expires_at)`,
     );
   } catch (error) {
+    if (db?.isOpen) db.close();
     throw new StoreError('open', `cannot open SQLite database ${JSON.stringify(path)}`, {
       cause: error,
     });

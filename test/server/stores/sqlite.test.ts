@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isOncelyError } from '../../../src/errors/oncely-error.ts';
 import { sqliteStore } from '../../../src/server/stores/sqlite.ts';
@@ -50,6 +53,31 @@ describe('sqliteStore', () => {
     await a.close();
     await b.close();
   });
+
+  it('opens a new file from several processes starting at once', async () => {
+    // Switching a new file to WAL takes a lock that SQLite does not wait for (busy_timeout does
+    // not apply): a sibling's open in the same instant failed with "database is locked".
+    const opener = fileURLToPath(new URL('./sqlite-opener.ts', import.meta.url));
+    const opens = mkdtempSync(join(dir, 'opens-'));
+    const startAt = Date.now() + 1_500;
+    const children = Array.from({ length: 6 }, () =>
+      spawn(process.execPath, [opener, opens, '20', String(startAt), '100'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
+    const outputs = await Promise.all(
+      children.map(async (child) => {
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk;
+        });
+        const [code] = await once(child, 'exit');
+        expect(code).toBe(0);
+        return JSON.parse(output) as string[];
+      }),
+    );
+    expect(outputs.flat()).toEqual([]);
+  }, 30_000);
 
   it('sweeps expired rows and keeps live ones', async () => {
     let time = 1_000_000;
