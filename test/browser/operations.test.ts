@@ -203,4 +203,34 @@ describe.skipIf(!executablePath)('durable operations in Chromium (IndexedDB jour
     expect(await tabs[0]?.evaluate(async () => (await client.journal.list()).length)).toBe(0);
     await context.close();
   });
+
+  it('never lets another tab resume an operation whose run has journaled it but not yet locked it', async () => {
+    const context = await browser.newContext();
+    const [running, resuming] = [await context.newPage(), await context.newPage()];
+    await Promise.all([open(running), open(resuming)]);
+    const settledIn = async () =>
+      Promise.all([running, resuming].map((tab) => tab.evaluate(() => settled)));
+    await running.evaluate(() => {
+      // A busy main thread: the operation's Web Lock is asked for 300 ms late.
+      const request = navigator.locks.request.bind(navigator.locks) as (
+        ...args: unknown[]
+      ) => Promise<unknown>;
+      Object.assign(navigator.locks, {
+        request: (name: string, ...rest: unknown[]) =>
+          name.startsWith('oncely:operation:')
+            ? new Promise((wait) => setTimeout(wait, 300)).then(() => request(name, ...rest))
+            : request(name, ...rest),
+      });
+      ledger.run({ opId: 'race-1' }).catch(() => {});
+    });
+    // The other tab resumes as soon as the record is in IndexedDB.
+    await until(async () => (await resuming.evaluate(() => client.journal.list())).length > 0);
+    const summary = await resuming.evaluate(async () => (await client.resume()).resumed);
+    await until(async () => (await settledIn()).flat().length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(summary).toBe(0);
+    expect(await settledIn()).toEqual([['race-1'], []]);
+    expect(keysOf('race-1')).toHaveLength(1);
+    await context.close();
+  });
 });

@@ -171,20 +171,23 @@ export function createOperations(context: SendContext, options: OperationsOption
     };
     const kept = jsonCopy(input);
     if (kept !== undefined) entry.input = kept;
-    // Tracked before the write, so that a resume() listing the journal meanwhile leaves it alone.
-    const settlement = await track(entry.id, async () => {
-      // The first attempt waits for this write to be durable (issue 3); if it fails, nothing is sent.
-      await write('put', () => journal.put(entry));
-      live.set(entry.id, { headers: new Headers(description.headers), input });
-      try {
-        // Nobody else knows this id yet: the lock is free, and keeps other tabs' resumes off it.
-        return await withOperationLock(entry.id, false, () => send(entry, runOptions.signal));
-      } catch (reason) {
-        // Cancelled by the caller: the operation ends here (see RunOptions.signal).
-        await forget(entry);
-        throw reason;
-      }
-    });
+    // Tracked before the write, so that a resume() listing the journal meanwhile leaves it alone,
+    // and locked before it (nobody else knows this id yet: the lock is free), so that another
+    // tab's resume() cannot send it between the write and the lock.
+    const settlement = await track(entry.id, () =>
+      withOperationLock(entry.id, false, async () => {
+        // The first attempt waits for this write to be durable (issue 3); if it fails, nothing is sent.
+        await write('put', () => journal.put(entry));
+        live.set(entry.id, { headers: new Headers(description.headers), input });
+        try {
+          return await send(entry, runOptions.signal);
+        } catch (reason) {
+          // Cancelled by the caller: the operation ends here (see RunOptions.signal).
+          await forget(entry);
+          throw reason;
+        }
+      }),
+    );
     return conclude(entry, definition, input, settlement, false);
   }
 
