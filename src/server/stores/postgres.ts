@@ -135,10 +135,23 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
       CREATE INDEX IF NOT EXISTS ${indexName(tableName, 'expires_at')} ON ${table} (expires_at);`,
   };
 
+  // The index lives in the table's schema; qualified the same way, to_regclass finds it there.
+  const schema = tableName.includes('.') ? `${table.slice(0, table.indexOf('.'))}.` : '';
+  const index = `${schema}${indexName(tableName, 'expires_at')}`;
   let ready: Promise<void> | undefined;
   const migrate = (): Promise<void> => {
-    // Simple-query protocol: the statements run on one connection, in one round trip.
-    ready ??= pool.query(sql.migrate).then(
+    ready ??= (async () => {
+      // CREATE … IF NOT EXISTS checks the CREATE privilege on the schema before it looks for the
+      // table: an application role granted only SELECT, INSERT, UPDATE and DELETE on a table made
+      // by the migrations would fail every call. So it runs only when something is missing.
+      const { rows } = await pool.query(
+        'SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS present',
+        [table, index],
+      );
+      if (rows[0]?.present === true) return;
+      // Simple-query protocol: the statements run on one connection, in one round trip.
+      await pool.query(sql.migrate);
+    })().then(
       () => undefined,
       (error: unknown) => {
         ready = undefined;

@@ -94,6 +94,36 @@ describe.skipIf(!url)('postgresStore', () => {
     }
   });
 
+  it('works for a role granted only SELECT, INSERT, UPDATE and DELETE on a migrated table', async () => {
+    // The usual least-privilege setup: migrations create the table, the application's role may
+    // only read and write rows (no CREATE on the schema, as in PostgreSQL 15's public schema).
+    const role = `oncely_app_${run}`;
+    const own = `${table}_granted`;
+    await postgresStore(pool, { table: own, sweepIntervalMs: 0 }).migrate();
+    await pool.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app'`);
+    await pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${own} TO ${role}`);
+    const { rows } = await pool.query(`SELECT has_schema_privilege($1, 'public', 'CREATE') AS c`, [
+      role,
+    ]);
+    expect(rows[0].c).toBe(false);
+    const appUrl = new URL(url as string);
+    appUrl.username = role;
+    appUrl.password = 'app';
+    const app = new pg.Pool({ connectionString: appUrl.toString(), max: 2 });
+    try {
+      const store = postgresStore(app, { table: own, sweepIntervalMs: 0 });
+      const record = inFlight();
+      expect(await store.claim('a', record)).toBeUndefined();
+      expect(await store.get('a')).toEqual(record);
+      expect(await store.complete('a', record.owner, completed())).toBe(true);
+      await store.migrate();
+    } finally {
+      await app.end();
+      await pool.query(`DROP TABLE ${own}`);
+      await pool.query(`DROP ROLE ${role}`);
+    }
+  });
+
   it('refuses a table name that is not a plain identifier', () => {
     expect(() => postgresStore(pool, { table: 'x"; DROP TABLE y; --' })).toThrow(TypeError);
     expect(() => postgresStore(pool, { table: 'a.b.c' })).toThrow(TypeError);
