@@ -2,7 +2,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createEngine, type Decision, type Engine } from '../core/engine.ts';
 import { isPromise } from '../core/is-promise.ts';
-import { DEFAULTS } from '../core/settings.ts';
+import { requestLimit } from '../core/settings.ts';
 import type { BeginInput, IdempotencyContext } from '../core/types.ts';
 import { readBody } from './node-body.ts';
 import { captureResponse } from './node-capture.ts';
@@ -48,7 +48,7 @@ export type ExpressIdempotencyOptions = NodeIdempotencyOptions<Request>;
  */
 export function idempotency(options: ExpressIdempotencyOptions = {}): RequestHandler {
   const engine = createEngine<Request>(options);
-  const limit = options.maxRequestBytes ?? DEFAULTS.maxRequestBytes;
+  const limit = requestLimit(options.maxRequestBytes);
   return function idempotencyMiddleware(req: Request, res: Response, next: NextFunction): void {
     const parsed: unknown = req.body;
     const input: BeginInput<Request> = {

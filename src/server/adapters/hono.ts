@@ -9,7 +9,7 @@ import { pathOf, readLimited, replayBody, tooLarge, toResponse } from '../core/i
 import type { CoreOptions } from '../core/options.ts';
 import { RequestBodyTooLargeError } from '../core/request-body-too-large-error.ts';
 import { joinBody } from '../core/runtime.ts';
-import { DEFAULTS } from '../core/settings.ts';
+import { requestLimit } from '../core/settings.ts';
 import type { IdempotencyContext, PlainResponse } from '../core/types.ts';
 import { readBody } from './node-body.ts';
 import { captureResponse as captureNodeResponse } from './node-capture.ts';
@@ -56,7 +56,7 @@ export function idempotency<Tx = unknown>(
   options: HonoIdempotencyOptions = {},
 ): MiddlewareHandler<IdempotencyEnv<Tx>> {
   const engine = createEngine<Context>(options);
-  const limit = options.maxRequestBytes ?? DEFAULTS.maxRequestBytes;
+  const limit = requestLimit(options.maxRequestBytes);
   return async function idempotencyMiddleware(c, next) {
     const node = nodeBindings(c.env);
     let decision: Decision;

@@ -4,7 +4,7 @@ import { createEngine, type Engine } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
 import type { CoreOptions } from '../core/options.ts';
 import { joinBody } from '../core/runtime.ts';
-import { DEFAULTS } from '../core/settings.ts';
+import { requestLimit } from '../core/settings.ts';
 import type { Transaction } from '../core/transaction.ts';
 import type { IdempotencyContext } from '../core/types.ts';
 import { readBody } from './node-body.ts';
@@ -73,7 +73,7 @@ export function idempotency<Tx = unknown>(
   } = {},
 ): (handler: NodeHandler<Tx>) => (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const engine = createEngine<IncomingMessage>(options);
-  const limit = options.maxRequestBytes ?? DEFAULTS.maxRequestBytes;
+  const limit = requestLimit(options.maxRequestBytes);
   const onError = options.onError ?? ((error: unknown) => console.error(error));
   return (handler) =>
     async function idempotent(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -5,7 +5,7 @@ import { RELEASE_REASONS } from './events.ts';
 import type { CoreOptions } from './options.ts';
 import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
 import { joinBody } from './runtime.ts';
-import { DEFAULTS } from './settings.ts';
+import { requestLimit } from './settings.ts';
 import type { Transaction } from './transaction.ts';
 import type { IdempotencyContext, PlainResponse } from './types.ts';
 
@@ -57,7 +57,7 @@ export function idempotency<Tx = unknown>(
   options: IdempotencyOptions = {},
 ): (handler: IdempotentHandler<Tx>) => (request: Request) => Promise<Response> {
   const engine = createEngine<Request>(options);
-  const limit = options.maxRequestBytes ?? DEFAULTS.maxRequestBytes;
+  const limit = requestLimit(options.maxRequestBytes);
   return (handler) =>
     async function idempotent(request: Request): Promise<Response> {
       let bytes: Uint8Array | undefined;

@@ -74,6 +74,11 @@ export function settingsOf(options: CoreOptions<never>): Settings {
   };
 }
 
+/** The `maxRequestBytes` option of the web wrapper and the adapters, checked like the others. */
+export function requestLimit(value: number | undefined): number {
+  return nonNegative('maxRequestBytes', value ?? DEFAULTS.maxRequestBytes);
+}
+
 function positive(name: string, value: number): number {
   if (!(value > 0) || !Number.isFinite(value)) {
     throw new InvalidOptionsError(name, `expected a positive number of ms, got ${value}`);

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { isOncelyError } from '../../../src/errors/oncely-error.ts';
+import { idempotency as expressIdempotency } from '../../../src/server/adapters/express.ts';
+import { idempotency as honoIdempotency } from '../../../src/server/adapters/hono.ts';
+import { idempotency as nodeIdempotency } from '../../../src/server/adapters/node-http.ts';
 import { createEngine } from '../../../src/server/core/engine.ts';
+import { idempotency } from '../../../src/server/core/idempotency.ts';
 import { memoryStore } from '../../../src/server/stores/memory.ts';
 import type { Store } from '../../../src/server/stores/store.ts';
 import { StoreError } from '../../../src/server/stores/store.ts';
@@ -183,4 +187,19 @@ describe('options', () => {
       expect.objectContaining({ code: 'INVALID_OPTIONS', option }),
     );
   });
+
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY])(
+    'refuses maxRequestBytes %s in the web wrapper and every adapter that takes it',
+    (bad) => {
+      const options = { store: memoryStore(), scope: () => 's', maxRequestBytes: bad };
+      const refused = expect.objectContaining({
+        code: 'INVALID_OPTIONS',
+        option: 'maxRequestBytes',
+      });
+      expect(() => idempotency(options)).toThrow(refused);
+      expect(() => expressIdempotency(options)).toThrow(refused);
+      expect(() => honoIdempotency(options)).toThrow(refused);
+      expect(() => nodeIdempotency(options)).toThrow(refused);
+    },
+  );
 });
