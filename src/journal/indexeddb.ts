@@ -6,7 +6,10 @@ import { storeJournal } from './store-journal.ts';
 /** Options of {@link indexedDbJournal}. */
 export interface IndexedDbJournalOptions {
   /**
-   * Database name. Give each app (or each user, on a shared origin) its own.
+   * Database name. Give each app (or each user, on a shared origin) its own, and not your app's
+   * own database: adding the journal's store to it raises its version, after which your code's
+   * `indexedDB.open(name, version)` with the old version fails with `VersionError`, and while your
+   * code holds it open without closing on `versionchange` every journal call fails.
    * @default 'oncely'
    */
   database?: string;
@@ -46,6 +49,8 @@ export function createStrictStore(
   factory: IDBFactory = globalThis.indexedDB,
 ): StrictStore {
   let connection: Promise<IDBDatabase> | undefined;
+  // Set while an upgrade that adds the store waits for another connection to close.
+  let blocked: Error | undefined;
   const forget = (): void => {
     connection = undefined;
   };
@@ -56,7 +61,7 @@ export function createStrictStore(
         request.result.createObjectStore(storeName);
       }
     };
-    return promisifyRequest(request).then((db) => {
+    const opened = promisifyRequest(request).then((db) => {
       if (db.objectStoreNames.contains(storeName)) {
         // Browsers close a connection on their own (storage cleared, Safari): reopen next time.
         db.onclose = forget;
@@ -72,12 +77,32 @@ export function createStrictStore(
       db.close();
       return openWith(db.version + 1);
     });
+    return new Promise((resolve, reject) => {
+      opened.then(resolve, reject);
+      // Another connection to the database (the app's own, sharing it) does not close for the
+      // upgrade: fail now, and every call until the upgrade has run, rather than hang each one.
+      request.onblocked = () => {
+        blocked = new Error(
+          `IndexedDB database '${database}' is held open by another connection, so store '${storeName}' cannot be added`,
+        );
+        reject(blocked);
+        opened
+          .then(
+            (db) => db.close(),
+            () => {},
+          )
+          .then(() => {
+            blocked = undefined;
+          });
+      };
+    });
   };
   const store = (<T>(
     mode: IDBTransactionMode,
     callback: (objectStore: IDBObjectStore) => T | PromiseLike<T>,
   ): Promise<T> => {
     if (!factory) return Promise.reject(new Error('IndexedDB is not available here'));
+    if (blocked) return Promise.reject(blocked);
     if (!connection) {
       connection = openWith();
       // A failed open is tried again on the next call.

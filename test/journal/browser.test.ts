@@ -203,6 +203,42 @@ describe.skipIf(!executablePath)('indexedDbJournal in Chromium', () => {
     await context.close();
   });
 
+  it('fails at once, not forever, while the app holds open the database it must add its store to', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await open(page);
+    const outcome = await page.evaluate(async () => {
+      // The app's own connection to its database, with no versionchange handler (as idb's openDB).
+      const app = await new Promise<IDBDatabase>((resolve) => {
+        const request = indexedDB.open('shop', 1);
+        request.onupgradeneeded = () => request.result.createObjectStore('products');
+        request.onsuccess = () => resolve(request.result);
+      });
+      const journal = journals.indexedDbJournal({ database: 'shop' });
+      const now = Date.now();
+      const request = journals.serializeRequest({ url: '/x', json: { a: 1 } });
+      const entry = { version: 1, id: 'a', name: 'n', key: 'k', request, attempts: 0 };
+      const put = () =>
+        Promise.race([
+          journal.put({ ...entry, state: 'pending', createdAt: now, updatedAt: now }).then(
+            () => 'written',
+            (error: { code?: string }) => error.code,
+          ),
+          new Promise((resolve) => setTimeout(() => resolve('hangs'), 2_000)),
+        ]);
+      const whileHeld = [await put(), await put()];
+      app.close(); // the upgrade adding the journal's store runs now
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return { whileHeld, after: await put(), ids: (await journal.list()).map((e) => e.id) };
+    });
+    expect(outcome).toEqual({
+      whileHeld: ['JOURNAL_FAILED', 'JOURNAL_FAILED'],
+      after: 'written',
+      ids: ['a'],
+    });
+    await context.close();
+  });
+
   it('lets one tab at a time hold the resume lock, and hands it on when that tab closes', async () => {
     const context = await browser.newContext();
     const first = await context.newPage();
