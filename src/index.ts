@@ -5,13 +5,19 @@ export {
   ENTRY_STATE,
   type EntryState,
   type Journal,
+  type JournalAction,
   type JournalEntry,
   JournalError,
+  type JournalErrorInfo,
   type JournalLock,
+  // What a Journal's methods take and hold: named for those who write their own journal.
+  type JournalPatch,
   type LockOptions,
   type MemoryJournalOptions,
   memoryJournal,
   NotPersistableError,
+  type PersistedBody,
+  type PersistedRequest,
 } from './journal/index.ts';
 export * from './key/index.ts';
 export { formatKeyHeader, KEY_HEADER, type KeyFormat, REPLAYED_HEADER } from './protocol.ts';
