@@ -8,7 +8,12 @@ import {
   recordFromRow,
   recordParams,
 } from './sql-record.ts';
-import type { CompletedRecord, TransactionalStore, TransactOutcome } from './store.ts';
+import type {
+  CompletedRecord,
+  InFlightRecord,
+  TransactionalStore,
+  TransactOutcome,
+} from './store.ts';
 import { StoreError } from './store-error.ts';
 import { toStoreError } from './to-store-error.ts';
 
@@ -83,7 +88,11 @@ const isSerializationFailure = (error: unknown): boolean =>
 export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): PostgresStore {
   const tableName = options.table ?? DEFAULT_TABLE;
   const table = quoteTable(tableName, true);
-  const now = options.now ?? Date.now;
+  // Epoch ms live in BIGINT columns, but a time may be fractional (a leaseMs of 10_000 / 3): the
+  // times a record is given are rounded up, so it lapses no earlier than it was told, and the
+  // clock is read rounded down, so no record is judged lapsed before its time.
+  const clock = options.now ?? Date.now;
+  const now = () => Math.floor(clock());
   const batch = options.sweepBatchSize ?? 1_000;
 
   const columns = COLUMNS.join(', ');
@@ -184,13 +193,19 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
       owner,
       time,
       record.fingerprint,
-      record.expiresAt,
+      Math.ceil(record.expiresAt),
       status,
       JSON.stringify(headers),
       body,
-      record.completedAt,
+      Math.ceil(record.completedAt),
     ];
   };
+  const rowParams = (id: string, record: InFlightRecord) =>
+    recordParams(id, {
+      ...record,
+      leaseUntil: Math.ceil(record.leaseUntil),
+      expiresAt: Math.ceil(record.expiresAt),
+    });
 
   const sweep = async (): Promise<number> => {
     let deleted = 0;
@@ -214,7 +229,7 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
     async claim(id, record) {
       for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
         const time = now();
-        const { rows } = await query('claim', sql.claim, [...recordParams(id, record), time]);
+        const { rows } = await query('claim', sql.claim, [...rowParams(id, record), time]);
         const row = rows[0] as (RecordRow & { claimed: boolean }) | undefined;
         if (row?.claimed) return undefined;
         if (row?.state != null) return recordFromRow(row, 'claim');
@@ -229,13 +244,14 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
         id,
         expected.owner,
         now(),
-        expected.leaseUntil,
+        Math.ceil(expected.leaseUntil),
         record.fingerprint,
         record.owner,
-        record.leaseUntil,
-        record.expiresAt,
+        Math.ceil(record.leaseUntil),
+        Math.ceil(record.expiresAt),
       ]),
-    renew: (id, owner, leaseUntil) => changed('renew', sql.renew, [id, owner, now(), leaseUntil]),
+    renew: (id, owner, leaseUntil) =>
+      changed('renew', sql.renew, [id, owner, now(), Math.ceil(leaseUntil)]),
     complete: (id, owner, record) =>
       changed('complete', sql.complete, completeParams(id, owner, record)),
     release: (id, owner) => changed('release', sql.release, [id, owner, now()]),
@@ -282,7 +298,7 @@ export function postgresStore(pool: Pool, options: PostgresStoreOptions = {}): P
           const time = now();
           let claimed: Awaited<ReturnType<typeof step>>;
           try {
-            claimed = await step(sql.transactClaim, [...recordParams(id, record), time]);
+            claimed = await step(sql.transactClaim, [...rowParams(id, record), time]);
           } catch (error) {
             // Waited on a transaction that held the id and then committed: outside READ
             // COMMITTED this one's snapshot cannot see its row. step rolled back; a new

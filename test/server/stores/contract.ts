@@ -190,6 +190,47 @@ export function testStore(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe('fractional epoch ms', () => {
+      // A leaseMs of 10_000 / 3 gives fractional times: a store keeps them, or rounds each so the
+      // record lapses no earlier than it was told (within a millisecond).
+      const within = (stored: number | undefined, given: number) => {
+        expect(stored).toBeGreaterThanOrEqual(given);
+        expect(stored).toBeLessThan(given + 1);
+      };
+
+      it('takes them in every primitive, and never shortens them', async () => {
+        const id = newId();
+        const first = inFlight({
+          leaseUntil: Date.now() - 1_000 + 1 / 3,
+          expiresAt: Date.now() + HOUR + 0.5,
+        });
+        expect(await store.claim(id, first)).toBeUndefined();
+        const read = await store.get(id);
+        if (read?.state !== 'in-flight')
+          throw new Error(`expected an in-flight record under ${id}`);
+        within(read.leaseUntil, first.leaseUntil);
+        within(read.expiresAt, first.expiresAt);
+
+        const next = inFlight({ leaseUntil: Date.now() + 60_000 + 2 / 3 });
+        const expected = { owner: read.owner, leaseUntil: read.leaseUntil };
+        expect(await store.takeOver(id, expected, next)).toBe(true);
+        const later = Date.now() + 2 * HOUR + 0.25;
+        expect(await store.renew(id, next.owner, later)).toBe(true);
+        const renewed = await store.get(id);
+        within(renewed?.state === 'in-flight' ? renewed.leaseUntil : undefined, later);
+        within(renewed?.expiresAt, later);
+
+        const done = completed({
+          completedAt: Date.now() + 0.5,
+          expiresAt: Date.now() + HOUR + 0.75,
+        });
+        expect(await store.complete(id, next.owner, done)).toBe(true);
+        const stored = await store.get(id);
+        within(stored?.expiresAt, done.expiresAt);
+        expect(await store.release(id, next.owner)).toBe(false);
+      });
+    });
+
     describe('takeOver', () => {
       it('replaces the record only when owner and leaseUntil both match', async () => {
         const id = newId();
