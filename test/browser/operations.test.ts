@@ -204,6 +204,31 @@ describe.skipIf(!executablePath)('durable operations in Chromium (IndexedDB jour
     await context.close();
   });
 
+  it('rejects with JournalError and sends nothing where storage and Web Locks are denied', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await open(page);
+    // A sandboxed iframe has an opaque origin: IndexedDB and navigator.locks.request both refuse.
+    const outcome = await page.evaluate(async () => {
+      const code = await (await fetch('/bundle.js')).text();
+      const frame = document.createElement('iframe');
+      frame.setAttribute('sandbox', 'allow-scripts');
+      frame.srcdoc = `<script type="module">${code}
+        const client = oncely.createClient({ journal: oncely.indexedDbJournal() });
+        const op = client.operation('x', {
+          request: () => ({ url: '${location.origin}/effects', method: 'POST', json: { opId: 'sandboxed-1' } }),
+        });
+        op.run(1).then(() => parent.postMessage('sent', '*'), (e) => parent.postMessage(e.code ?? e.name, '*'));
+      </script>`;
+      const answer = new Promise((resolve) => addEventListener('message', (m) => resolve(m.data)));
+      document.body.append(frame);
+      return answer;
+    });
+    expect(outcome).toBe('JOURNAL_FAILED');
+    expect(keysOf('sandboxed-1')).toEqual([]);
+    await context.close();
+  });
+
   it('never lets another tab resume an operation whose run has journaled it but not yet locked it', async () => {
     const context = await browser.newContext();
     const [running, resuming] = [await context.newPage(), await context.newPage()];

@@ -36,10 +36,22 @@ export async function withOperationLock<T>(
 ): Promise<T | undefined> {
   const locks = (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
   if (locks === undefined) return task();
-  const result = await locks.request<T | typeof SKIPPED>(
-    `oncely:operation:${id}`,
-    { ifAvailable },
-    (lock) => (lock === null ? Promise.resolve(SKIPPED) : task()),
-  );
+  let granted = false;
+  let result: T | typeof SKIPPED;
+  try {
+    result = await locks.request<T | typeof SKIPPED>(
+      `oncely:operation:${id}`,
+      { ifAvailable },
+      (lock) => {
+        granted = true;
+        return lock === null ? Promise.resolve(SKIPPED) : task();
+      },
+    );
+  } catch (error) {
+    if (granted) throw error;
+    // Web Locks refused here (SecurityError: an opaque origin, storage blocked): go on without, as
+    // in Node, so that the journal reports its own failure (JournalError) before anything is sent.
+    return task();
+  }
   return result === SKIPPED ? undefined : result;
 }
