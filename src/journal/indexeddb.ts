@@ -133,7 +133,7 @@ export function createStrictStore(
  * @example
  * ```ts
  * import { indexedDbJournal } from 'oncely/browser';
- * const client = createClient({ journal: indexedDbJournal({ database: 'shop' }), resume: true });
+ * const client = createClient({ journal: indexedDbJournal({ database: 'shop-oncely' }), resume: true });
  * ```
  */
 export function indexedDbJournal(options: IndexedDbJournalOptions = {}): Journal {
