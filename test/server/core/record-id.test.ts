@@ -22,6 +22,11 @@ describe('recordId', () => {
     );
   });
 
+  it('writes a scope with a NUL in hex, which every store can hold', () => {
+    expect(recordId('a\u0000', 'k')).toBe('2!00610000:k');
+    expect(recordId('a\u0000', 'k')).not.toBe(recordId('a', 'k'));
+  });
+
   it('writes a well-formed scope as it is', () => {
     expect(recordId('tenant-1', 'k')).toBe('8:tenant-1:k');
     expect(recordId('zoë', 'k')).toBe('3:zoë:k');

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordId } from '../../../src/server/core/record-id.ts';
 import type {
   CompletedRecord,
   InFlightRecord,
@@ -478,6 +479,19 @@ export function testStore(name: string, factory: StoreFactory): void {
           ids.map((id, i) => store.claim(id, records[i] as InFlightRecord)),
         );
         expect(results.every((result) => result === undefined)).toBe(true);
+        for (const [i, id] of ids.entries()) expect(await store.get(id)).toEqual(records[i]);
+      });
+    });
+
+    describe('ids the engine makes', () => {
+      it('holds the id of any scope, with a NUL or a lone surrogate in it', async () => {
+        const base = newId('scopes');
+        const scopes = [`${base}\u0000`, `${base}a\u0000b`, `${base}\ud800`, base];
+        const ids = scopes.map((scope) => recordId(scope, 'k'));
+        const records = ids.map(() => inFlight());
+        for (const [i, id] of ids.entries()) {
+          expect(await store.claim(id, records[i] as InFlightRecord)).toBeUndefined();
+        }
         for (const [i, id] of ids.entries()) expect(await store.get(id)).toEqual(records[i]);
       });
     });
