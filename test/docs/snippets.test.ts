@@ -42,17 +42,7 @@ const MAX_FRAGMENTS = 3;
  * Blocks known not to compile, in pages being rewritten by others: expected to fail, so the list
  * must shrink as they are fixed (a block that compiles again fails here until it is removed).
  */
-const KNOWN_BROKEN = new Set<string>([
-  'docs/stores.md#1',
-  'docs/stores.md#2',
-  'docs/stores.md#3',
-  'docs/stores.md#6',
-  'docs/operations.md#1',
-  'docs/operations.md#2',
-  'docs/operations.md#3',
-  'docs/operations.md#4',
-  'docs/operations.md#5',
-]);
+const KNOWN_BROKEN = new Set<string>([]);
 
 interface Snippet {
   /** `docs/client.md#2`: the page's second ts block (stable while lines above it move). */
