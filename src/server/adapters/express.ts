@@ -27,9 +27,9 @@ export type ExpressIdempotencyOptions = NodeIdempotencyOptions<Request>;
  * A handler that throws, rejects or calls `next(err)` goes to Express's error handlers as usual,
  * and the key is released: a retry runs the handler again, whatever the error handler answers
  * (a 4xx too, or a 500 with `storeServerErrors`). A handler that ended its response before it
- * threw has answered: that answer is stored (with a store that answers later, Redis or
- * PostgreSQL, Express's final handler may close that first connection before the answer is out;
- * the retry gets it replayed).
+ * threw has answered: that answer is stored and sent. (With a store that answers later, Redis or
+ * PostgreSQL, and a head sent by `res.writeHead` before the end, Express's final handler may close
+ * that first connection before the answer is out; the retry gets it replayed.)
  *
  * The middleware learns of the error from what Express's router (2.3, which a current Express 5
  * install resolves to) keeps on the request, read when the response ends; with an older router,

@@ -222,8 +222,34 @@ function endWith(
     finish();
     return res;
   }
-  void settled.then(finish);
+  // The end waits for the store, and meanwhile the response looks unsent: a handler that throws
+  // after its end has Express's final handler set a 500 and its own headers (and its body is
+  // dropped, the second end). The answer that ended, and is being stored, is what goes out.
+  const head = res.headersSent ? undefined : snapshotHead(res);
+  void settled.then(() => {
+    if (head !== undefined && !res.headersSent) restoreHead(res, head);
+    finish();
+  });
   return res;
+}
+
+interface Head {
+  status: number;
+  message: string;
+  headers: OutgoingHttpHeaders;
+}
+
+function snapshotHead(res: ServerResponse): Head {
+  return { status: res.statusCode, message: res.statusMessage, headers: res.getHeaders() };
+}
+
+function restoreHead(res: ServerResponse, head: Head): void {
+  res.statusCode = head.status;
+  res.statusMessage = head.message;
+  for (const name of res.getHeaderNames()) if (!(name in head.headers)) res.removeHeader(name);
+  for (const [name, value] of Object.entries(head.headers)) {
+    if (value !== undefined) res.setHeader(name, value);
+  }
 }
 
 // Express's router (2.3) keeps on the request, under this registered symbol, each error a handler

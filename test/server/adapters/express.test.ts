@@ -187,6 +187,29 @@ describe('express adapter: a handler that throws', () => {
     expect(runs).toBe(2);
   });
 
+  it("sends what res.json() ended before a throw, not the final handler's 500, with a store that answers later", async () => {
+    let runs = 0;
+    const app = express();
+    app.post('/x', idempotency({ ...quiet, store: delayedStore() }), (_req, res) => {
+      runs++;
+      res.status(201).set('x-run', String(runs)).json({ run: runs });
+      throw new Error('after the answer');
+    });
+    const send = await serve(app);
+    // The end waits for the store; meanwhile Express's final handler set a 500, an HTML type and
+    // its Content-Length, which went out with the JSON body and broke the connection.
+    const first = await send();
+    expect(first.status).toBe(201);
+    expect(first.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(first.headers.get('x-run')).toBe('1');
+    expect(first.headers.get('content-security-policy')).toBeNull();
+    expect(await first.text()).toBe('{"run":1}');
+    const retry = await send();
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.text()).toBe('{"run":1}');
+    expect(runs).toBe(1);
+  });
+
   it('stores what it ended before throwing, with a store that answers later', async () => {
     let runs = 0;
     const app = express();
@@ -196,7 +219,8 @@ describe('express adapter: a handler that throws', () => {
       throw new Error('after the answer');
     });
     const send = await serve(app);
-    // Express's final handler may close this first connection before the held-back end is out.
+    // writeHead sent the head already: Express's final handler may close this first connection
+    // before the held-back end is out.
     const first = await send().then(
       async (response) => [response.status, await response.text()],
       () => 'closed',
