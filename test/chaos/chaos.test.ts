@@ -14,25 +14,32 @@ const urls: Record<ChaosStore, string | undefined> = {
   postgres: service('postgres'),
 };
 
+/** One shortened run; the guarded ones and the control share every setting but the guard. */
+function shortRun(store: ChaosStore, guard = true): Promise<ChaosResult> {
+  const result = runChaos({
+    store,
+    url: urls[store],
+    guard,
+    ops: 120,
+    faultRate: 0.3,
+    concurrency: 24,
+    seed: 5,
+    workers: 3,
+    batchSize: 40,
+    serverKillSpacingMs: 1_500,
+    // Generous: on a quiet machine the runs take ~25 s together, CI may be far busier.
+    deadlineMs: 100_000,
+  });
+  // Awaited by its own test; this keeps a failure from surfacing before that as unhandled.
+  result.catch(() => {});
+  return result;
+}
+
 const runs = new Map<ChaosStore, Promise<ChaosResult>>();
 function run(store: ChaosStore): Promise<ChaosResult> {
   let result = runs.get(store);
   if (result === undefined) {
-    result = runChaos({
-      store,
-      url: urls[store],
-      ops: 120,
-      faultRate: 0.3,
-      concurrency: 24,
-      seed: 5,
-      workers: 3,
-      batchSize: 40,
-      serverKillSpacingMs: 1_500,
-      // Generous: on a quiet machine the three runs take ~25 s together, CI may be far busier.
-      deadlineMs: 100_000,
-    });
-    // Awaited by its own test; this keeps a failure from surfacing before that as unhandled.
-    result.catch(() => {});
+    result = shortRun(store);
     runs.set(store, result);
   }
   return result;
@@ -42,19 +49,7 @@ for (const store of ['sqlite', 'redis', 'postgres'] as const) {
   if (store === 'sqlite' || urls[store]) run(store);
 }
 // The control: the same faults and kills on SQLite, with the handler unguarded.
-const control = runChaos({
-  store: 'sqlite',
-  ops: 120,
-  faultRate: 0.3,
-  concurrency: 24,
-  seed: 5,
-  workers: 3,
-  batchSize: 40,
-  serverKillSpacingMs: 1_500,
-  deadlineMs: 100_000,
-  guard: false,
-});
-control.catch(() => {});
+const control = shortRun('sqlite', false);
 
 function expectExactlyOnce(result: ChaosResult) {
   expect(result.attempts).toBeGreaterThan(result.ops);

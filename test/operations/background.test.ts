@@ -5,7 +5,7 @@ import { OperationPendingError } from '../../src/client/operations/errors/operat
 import { isOncelyError } from '../../src/errors/oncely-error.ts';
 import { memoryJournal } from '../../src/journal/memory.ts';
 import { useServer } from '../client/support/msw.ts';
-import { BASE, eventually, opsClient } from './support.ts';
+import { BASE, eventually, onlineEvents, opsClient } from './support.ts';
 
 const server = useServer();
 
@@ -83,14 +83,7 @@ describe('an operation that runs out of in-session attempts', () => {
   });
 
   it('retries at once when the browser comes back online', async () => {
-    const target = new EventTarget();
-    const global = globalThis as unknown as Record<string, unknown>;
-    global.addEventListener = target.addEventListener.bind(target);
-    global.removeEventListener = target.removeEventListener.bind(target);
-    restore.push(() => {
-      delete global.addEventListener;
-      delete global.removeEventListener;
-    });
+    const target = onlineEvents(restore);
     const { keys, handler } = flaky(1, 503);
     server.use(http.post(`${BASE}/charges`, handler));
     // A background round a minute away: only the online event can bring it forward.

@@ -4,7 +4,7 @@ import { OperationPendingError } from '../../src/client/operations/errors/operat
 import type { Journal } from '../../src/journal/journal.ts';
 import { memoryJournal } from '../../src/journal/memory.ts';
 import { useServer } from '../client/support/msw.ts';
-import { BASE, eventually, opsClient, orphan } from './support.ts';
+import { BASE, eventually, onlineEvents, opsClient, orphan } from './support.ts';
 
 const server = useServer();
 
@@ -25,19 +25,6 @@ const restore: Array<() => void> = [];
 afterEach(() => {
   for (const undo of restore.splice(0)) undo();
 });
-
-/** An `online` event source on globalThis, as a browser has. */
-function onlineEvents(): EventTarget {
-  const target = new EventTarget();
-  const global = globalThis as unknown as Record<string, unknown>;
-  global.addEventListener = target.addEventListener.bind(target);
-  global.removeEventListener = target.removeEventListener.bind(target);
-  restore.push(() => {
-    delete global.addEventListener;
-    delete global.removeEventListener;
-  });
-  return target;
-}
 
 describe('durable operations at the edges', () => {
   it('sends nothing in the background once close() resolved, even when a round was reading the journal', async () => {
@@ -103,7 +90,7 @@ describe('durable operations at the edges', () => {
   });
 
   it('brings forward on `online` an operation a resume found waiting on its backoff', async () => {
-    const target = onlineEvents();
+    const target = onlineEvents(restore);
     const keys = flaky(0);
     const journal = memoryJournal();
     // Left by a session that went offline: the next background round a minute away.
@@ -129,7 +116,7 @@ describe('durable operations at the edges', () => {
   });
 
   it('keeps a server-named time on `online` after a resume, and still reports the expiry on time', async () => {
-    const target = onlineEvents();
+    const target = onlineEvents(restore);
     const keys = flaky(0);
     const journal = memoryJournal();
     const entry = orphan({

@@ -66,3 +66,16 @@ export function spyJournal(inner: Journal) {
   };
   return { journal, calls, failing };
 }
+
+/** An `online` event source on globalThis, as a browser has; `restore` gets its undo. */
+export function onlineEvents(restore: Array<() => void>): EventTarget {
+  const target = new EventTarget();
+  const global = globalThis as unknown as Record<string, unknown>;
+  global.addEventListener = target.addEventListener.bind(target);
+  global.removeEventListener = target.removeEventListener.bind(target);
+  restore.push(() => {
+    delete global.addEventListener;
+    delete global.removeEventListener;
+  });
+  return target;
+}
