@@ -91,6 +91,21 @@ describe('keyFrom', () => {
     expect(() => keyFrom({} as never)).toThrow(InvalidKeyError);
   });
 
+  it('keeps a window readable, as documented, and apart from a string that reads the same', () => {
+    const day = window('1d', Date.UTC(2026, 10, 23));
+    expect(keyFrom('payout', 'acct_9', day)).toBe('payout:acct_9:1d@2026-11-23');
+    expect(keyFrom('reminder', 'u_1', window('1h', Date.UTC(2026, 10, 23, 13, 5)))).toBe(
+      'reminder:u_1:1h@2026-11-23T1300Z',
+    );
+    expect(keyFrom('1d@2026-11-23')).toBe('1d%402026-11-23');
+    expect(keyFrom(day)).not.toBe(keyFrom(String(day)));
+  });
+
+  it('refuses a part with a lone surrogate with InvalidKeyError, not a URIError', () => {
+    expect(() => keyFrom('a\ud800')).toThrow(InvalidKeyError);
+    expect(() => keyFrom('ok', '\udc00b')).toThrow(/part 1/);
+  });
+
   it('hashes only when asked', async () => {
     const key = keyFrom('transfer', 'DE89370400440532013000');
     expect(key).toContain('DE89370400440532013000');
@@ -119,6 +134,24 @@ describe('window', () => {
     const c = keyFrom('payout', 'acct_9', window('1d', monday + 86_400_000));
     expect(a).toBe(b);
     expect(a).not.toBe(c);
+  });
+
+  it('refuses an instant outside years 0000 to 9999 with InvalidKeyError (labels would collide)', () => {
+    expect(() => window('1d', 1e20)).toThrow(InvalidKeyError);
+    expect(() => window('999999w', -8.64e15)).toThrow(InvalidKeyError);
+    expect(() => window('1d', Number.NaN)).toThrow(InvalidKeyError);
+    expect(() => window('1d', new Date(Number.NaN))).toThrow(InvalidKeyError);
+    // Microseconds by mistake: year 55,000, where each label would cover a whole month.
+    expect(() => window('1d', Date.UTC(2026, 10, 23) * 1000)).toThrow(InvalidKeyError);
+    expect(String(window('1d', Date.UTC(9999, 11, 31, 23)))).toBe('1d@9999-12-31');
+    expect(String(window('1h', -62_167_219_200_000))).toBe('1h@0000-01-01T0000Z');
+    expect(() => window('1h', -62_167_219_200_001)).toThrow(InvalidKeyError);
+  });
+
+  it('starts the ISO week across a year boundary on the Monday before', () => {
+    expect(String(window('1w', Date.UTC(2027, 0, 1)))).toBe('1w@2026-12-28');
+    expect(String(window('1w', Date.UTC(2026, 11, 27, 23, 59, 59)))).toBe('1w@2026-12-21');
+    expect(String(window('1w', Date.UTC(1969, 11, 31)))).toBe('1w@1969-12-29');
   });
 
   it('refuses sizes it cannot read', () => {

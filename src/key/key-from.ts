@@ -32,7 +32,14 @@ export function keyFrom(...parts: KeyPart[]): string {
 }
 
 function encodePart(part: KeyPart, index: number): string {
-  if (typeof part === 'string') return encodeURIComponent(part);
+  if (typeof part === 'string') {
+    try {
+      return encodeURIComponent(part);
+    } catch {
+      // A lone surrogate, which encodeURIComponent refuses with a bare URIError.
+      throw new InvalidKeyError(part, `key part ${index} is not well-formed Unicode`);
+    }
+  }
   if (typeof part === 'bigint') return part.toString();
   if (typeof part === 'number') {
     if (!Number.isFinite(part)) {
@@ -40,7 +47,9 @@ function encodePart(part: KeyPart, index: number): string {
     }
     return String(part);
   }
-  if (isTimeWindow(part)) return encodeURIComponent(part.toString());
+  // A window keeps its `@` readable ('1d@2026-11-23', as documented): a string part never holds
+  // an `@` once encoded (it becomes %40), so a window and a string can still never collide.
+  if (isTimeWindow(part)) return encodeURIComponent(part.toString()).replaceAll('%40', '@');
   throw new InvalidKeyError(part, `key part ${index} must be a string, number, bigint or window`);
 }
 

@@ -3,6 +3,8 @@ import { InvalidKeyError } from './invalid-key-error.ts';
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 // 1970-01-01 was a Thursday; ISO weeks start on Monday, four days later.
 const WEEK_OFFSET_MS = 4 * UNIT_MS.d;
+const YEAR_0 = -62_167_219_200_000; // 0000-01-01T00:00:00Z
+const YEAR_10000 = 253_402_300_800_000; // 10000-01-01T00:00:00Z
 
 /** A time bucket: a key part that stays the same for every instant inside one window. */
 export interface TimeWindow {
@@ -37,9 +39,14 @@ export function window(size: string, now: number | Date = Date.now()): TimeWindo
   const unit = match[2] as keyof typeof UNIT_MS;
   const length = Number(match[1]) * UNIT_MS[unit];
   const time = typeof now === 'number' ? now : now.getTime();
-  if (!Number.isFinite(time)) throw new InvalidKeyError(size, 'window time is not a valid date');
   const offset = unit === 'w' ? WEEK_OFFSET_MS : 0;
   const start = Math.floor((time - offset) / length) * length + offset;
+  // Years 0000 to 9999 only (false for NaN too): outside them toISOString writes `+010000-…`,
+  // which the label's fixed slices cut into one label for a whole month, or throws a RangeError.
+  // A time in µs or ns instead of ms lands there.
+  if (!(start >= YEAR_0 && start < YEAR_10000)) {
+    throw new InvalidKeyError(size, 'window time is not a date in years 0000 to 9999');
+  }
   const label = formatStart(start, unit);
   return { kind: 'window', size, start, toString: () => `${size}@${label}` };
 }
