@@ -34,6 +34,10 @@ export function formatKeyHeader(key: string, format: KeyFormat = 'token'): strin
   return `"${key.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
+// RFC 8941 §3.1.2: `;` key [`=` bare item]. Read loosely, since they are ignored: an sf-string
+// (or an RFC 9651 display string) exactly, as it may hold `;` or `,`; other bare items as a run.
+const PARAMETERS = /^(;\x20*[a-z*][\w.*-]*(=(%?"([^"\\]|\\["\\])*"|[^;", ]+))?)*$/;
+
 /** The outcome of reading an `Idempotency-Key` header value. */
 export type ParsedKeyHeader = { ok: true; key: string } | { ok: false; reason: string };
 
@@ -43,6 +47,9 @@ export type ParsedKeyHeader = { ok: true; key: string } | { ok: false; reason: s
  * Key rules (length, characters) are checked by the caller.
  */
 export function parseKeyHeader(value: string): ParsedKeyHeader {
+  // Printable ASCII and HTAB only, as RFC 8941 allows: then trim() strips only SP and HTAB. Without
+  // this check it also stripped a non-ASCII no-break space (0xA0), and `abc<0xA0>` passed as `abc`.
+  if (/[^\t -~]/.test(value)) return { ok: false, reason: 'non-printable character' };
   const text = value.trim();
   if (text[0] !== '"') {
     if (text.includes(',')) return { ok: false, reason: 'more than one Idempotency-Key value' };
@@ -57,19 +64,15 @@ export function parseKeyHeader(value: string): ParsedKeyHeader {
       key += next;
       i++;
     } else if (char === '"') {
-      if (i !== text.length - 1) {
-        return text
-          .slice(i + 1)
-          .trimStart()
-          .startsWith(',')
-          ? { ok: false, reason: 'more than one Idempotency-Key value' }
-          : { ok: false, reason: 'text after the closing quote' };
-      }
-      return { ok: true, key };
+      const rest = text.slice(i + 1);
+      // An Item may carry parameters (RFC 8941 §3.1.2, `"abc";a=1`); the draft defines none, so
+      // they are ignored. The rest of the value must be parameters and nothing else.
+      if (PARAMETERS.test(rest)) return { ok: true, key };
+      return rest.includes(',')
+        ? { ok: false, reason: 'more than one Idempotency-Key value' }
+        : { ok: false, reason: 'text after the closing quote' };
     } else {
-      const code = char.charCodeAt(0);
-      if (code < 0x20 || code > 0x7e) return { ok: false, reason: 'non-printable character' };
-      key += char;
+      key += char; // printable or HTAB (checked above); a key holding a HTAB is refused by the caller
     }
   }
   return { ok: false, reason: 'unterminated sf-string' };
