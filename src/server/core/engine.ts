@@ -102,7 +102,8 @@ export class Engine<Req = Request> {
     const settings = this.#settings;
     const runtime = this.#runtime;
     const raw = input.header(KEY);
-    if (raw === undefined || raw === null) {
+    // An empty list (a framework's header lookup with no line of that name) is no header.
+    if (raw === undefined || raw === null || (typeof raw !== 'string' && raw.length === 0)) {
       if (!settings.required || !settings.methods.has(method)) return BYPASS;
       return runtime
         .problem('missing', `${method} requests to this resource need an Idempotency-Key header.`)

@@ -101,6 +101,13 @@ describe('createEngine: the adapters’ contract', () => {
     expect(decision).toMatchObject({ kind: 'respond', response: { status: 400 } });
     const single = await begin(engine(), request(['a']));
     expect(single.kind).toBe('proceed');
+    // No line of the header at all, as a lookup returning an empty list says: missing, not two.
+    const none = await begin(engine(), request([]));
+    expect(none).toMatchObject({ kind: 'respond', response: { status: 400 } });
+    const problem = JSON.parse(
+      new TextDecoder().decode((none as { response: { body: Uint8Array } }).response.body),
+    );
+    expect(problem.type).toMatch(/idempotency-key-missing$/);
   });
 
   it('fingerprints a body parsed by the framework like its raw text', async () => {
