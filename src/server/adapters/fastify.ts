@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Claim } from '../core/claim.ts';
 import { createEngine, type Engine } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
+import { isJsonContentType } from '../core/fingerprint.ts';
 import { isPromise } from '../core/is-promise.ts';
 import type { CoreOptions } from '../core/options.ts';
 import type { TransactResult } from '../core/transaction.ts';
@@ -104,7 +105,11 @@ function hooksOf(engine: Engine<FastifyRequest>): IdempotencyHooks {
   return {
     async preHandler(request, reply) {
       const parsed: unknown = request.body;
-      const raw = typeof parsed === 'string' || parsed instanceof Uint8Array;
+      // A string is the text of a text body, or the value of a JSON body that is a string
+      // (`"5"`): as bytes that would be re-read as JSON, and match the body `5`.
+      const raw =
+        parsed instanceof Uint8Array ||
+        (typeof parsed === 'string' && !isJsonContentType(contentTypeOf(request)));
       const decision = await engine.begin({
         method: request.method,
         path: request.url,
@@ -211,14 +216,23 @@ async function capture(claim: Claim, reply: FastifyReply, payload: unknown): Pro
   }
   // pipeline, not pipe: an error of the handler's stream reaches the stream Fastify sends (which
   // then ends the reply as bare Fastify does), and destroying it releases the key.
-  if (isNodeStream(payload)) return pipeline(payload, captureTransform(claim, reply), () => {});
+  // Status and headers as they are now: an onSend hook after this one (a compression plugin) may
+  // change them for this response (Content-Encoding: gzip) by the time the stream ends, and the
+  // copy kept is the payload as it is here, not as that hook sends it.
+  if (isNodeStream(payload)) {
+    const head = { status, headers: reply.getHeaders() };
+    return pipeline(payload, captureTransform(claim, head), () => {});
+  }
   // A web ReadableStream or Response payload: sent as is, not stored.
   await claim.release(RELEASE_REASONS.aborted, status);
   return payload;
 }
 
 /** A pass-through stream that keeps a copy and stores it when the stream ends. */
-function captureTransform(claim: Claim, reply: FastifyReply): Transform {
+function captureTransform(
+  claim: Claim,
+  head: { status: number; headers: ReturnType<FastifyReply['getHeaders']> },
+): Transform {
   let chunks: Buffer[] | undefined = [];
   let size = 0;
   const limit = claim.maxBodyBytes;
@@ -229,7 +243,7 @@ function captureTransform(claim: Claim, reply: FastifyReply): Transform {
         size += bytes.byteLength;
         if (size > limit) {
           chunks = undefined;
-          void claim.release(RELEASE_REASONS.tooLarge, reply.statusCode);
+          void claim.release(RELEASE_REASONS.tooLarge, head.status);
         } else {
           chunks.push(bytes);
         }
@@ -238,16 +252,12 @@ function captureTransform(claim: Claim, reply: FastifyReply): Transform {
     },
     flush(callback) {
       if (chunks === undefined) return callback();
-      const stored = claim.complete({
-        status: reply.statusCode,
-        headers: reply.getHeaders(),
-        body: chunks,
-      });
+      const stored = claim.complete({ status: head.status, headers: head.headers, body: chunks });
       if (isPromise(stored)) void stored.then(() => callback());
       else callback();
     },
     destroy(error, callback) {
-      if (!claim.settled) void claim.release(RELEASE_REASONS.aborted, reply.statusCode);
+      if (!claim.settled) void claim.release(RELEASE_REASONS.aborted, head.status);
       callback(error);
     },
   });
@@ -271,6 +281,11 @@ function setHeaders(reply: FastifyReply, plain: PlainResponse): void {
       reply.header(name, values.length === 1 ? value : values);
     }
   }
+}
+
+function contentTypeOf(request: FastifyRequest): string | undefined {
+  const value: unknown = request.headers['content-type'];
+  return typeof value === 'string' ? value : undefined;
 }
 
 function toBuffer(body: Uint8Array): Buffer {

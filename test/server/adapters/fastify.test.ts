@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { idempotency, idempotencyHooks } from '../../../src/server/adapters/fastify.ts';
@@ -160,5 +161,54 @@ describe('fastify adapter', () => {
       scope: 'a',
     });
     expect(await (await post('/open')).json()).toEqual({ scope: null });
+  });
+
+  it('stores the headers of a stream payload as they were when it was captured, not as a later onSend hook left them', async () => {
+    const instance = Fastify();
+    await instance.register(idempotency({ scope: () => 't', logger: { warn() {} } }));
+    // What a compression plugin registered after oncely does to a stream payload.
+    instance.addHook('onSend', async (_request, reply, payload) => {
+      if (!(payload instanceof Readable) || reply.getHeader('content-encoding') !== undefined) {
+        return payload;
+      }
+      reply.header('content-encoding', 'gzip');
+      return payload.pipe(createGzip());
+    });
+    let runs = 0;
+    instance.post('/stream', async (_request, reply) => {
+      runs++;
+      reply.code(201).type('text/plain');
+      return reply.send(Readable.from(['hello ', `world ${runs}`]));
+    });
+    const { url, close } = await listen(instance);
+    onTestFinished(close);
+    const send = () =>
+      fetch(`${url}/stream`, { method: 'POST', headers: { 'idempotency-key': 's' }, body: 'b' });
+    const first = await send();
+    expect(first.headers.get('content-encoding')).toBe('gzip');
+    expect(await first.text()).toBe('hello world 1');
+    const again = await send();
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('content-encoding')).toBeNull();
+    expect(await again.text()).toBe('hello world 1');
+    expect(runs).toBe(1);
+  });
+
+  it('tells a JSON body that is a string from the JSON it spells: "5" is not 5', async () => {
+    const instance = Fastify();
+    await instance.register(idempotency({ scope: () => 't', logger: { warn() {} } }));
+    instance.post('/json', async (request) => ({ got: request.body }));
+    const { url, close } = await listen(instance);
+    onTestFinished(close);
+    const send = (body: string) =>
+      fetch(`${url}/json`, {
+        method: 'POST',
+        headers: { 'idempotency-key': 'j', 'content-type': 'application/json' },
+        body,
+      });
+    expect(await (await send('5')).json()).toEqual({ got: 5 });
+    expect((await send('"5"')).status).toBe(422);
+    const reordered = await send(' 5 ');
+    expect(reordered.headers.get('idempotent-replayed')).toBe('true');
   });
 });
