@@ -46,16 +46,22 @@ export function adoptHeaders(
 ): void {
   if (headers === undefined || headers === null) return;
   if (Array.isArray(headers)) {
-    // Either [[name, value], …] or the raw form [name, value, name, value, …].
+    // Either [[name, value], …] or the raw form [name, value, name, value, …]. As Node's own
+    // writeHead does, a name given here replaces the value set before (setHeader) and is
+    // repeated only as often as it is given: appended alone, a Content-Type set earlier and the
+    // one given to writeHead went out (and were stored) as one list, `text/html, text/plain`.
+    const pairs: [string, string][] = [];
     if (headers.length > 0 && Array.isArray(headers[0])) {
       for (const pair of headers as readonly (readonly string[])[]) {
-        res.appendHeader(pair[0] as string, pair[1] as string);
+        pairs.push([pair[0] as string, pair[1] as string]);
       }
     } else {
       for (let i = 0; i + 1 < headers.length; i += 2) {
-        res.appendHeader(headers[i] as string, headers[i + 1] as string);
+        pairs.push([headers[i] as string, headers[i + 1] as string]);
       }
     }
+    for (const [name] of pairs) res.removeHeader(name);
+    for (const [name, value] of pairs) res.appendHeader(name, value);
     return;
   }
   const object = headers as OutgoingHttpHeaders;

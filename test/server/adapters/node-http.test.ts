@@ -65,6 +65,27 @@ describe('node:http adapter', () => {
     expect(runs).toBe(1);
   });
 
+  it('lets headers given to writeHead as an array replace those set before, as Node does', async () => {
+    let runs = 0;
+    const send = await serve((_req, res) => {
+      runs++;
+      res.setHeader('content-type', 'text/html');
+      res.setHeader('x-kept', 'yes');
+      res.writeHead(201, ['Content-Type', 'text/plain', 'x-list', 'a', 'x-list', 'b']);
+      res.end(`run ${runs}`);
+    });
+    const first = await send('array');
+    expect(first.headers.get('content-type')).toBe('text/plain');
+    expect(await first.text()).toBe('run 1');
+    const again = await send('array');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('content-type')).toBe('text/plain');
+    expect(again.headers.get('x-list')).toBe('a, b');
+    expect(again.headers.get('x-kept')).toBe('yes');
+    expect(await again.text()).toBe('run 1');
+    expect(runs).toBe(1);
+  });
+
   it('stores a header Node was given as a boolean as the string it sent', async () => {
     let runs = 0;
     const send = await serve((_req, res) => {
