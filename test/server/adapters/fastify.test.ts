@@ -211,4 +211,38 @@ describe('fastify adapter', () => {
     const reordered = await send(' 5 ');
     expect(reordered.headers.get('idempotent-replayed')).toBe('true');
   });
+
+  it('replays the stored body as it was stored, not through the onSend hooks that ran before the copy was taken', async () => {
+    const instance = Fastify();
+    instance.addHook('onRequest', async (_request, reply) => {
+      reply.header('access-control-allow-origin', '*');
+    });
+    // An instance hook runs before the route's hooks: it wrapped the payload oncely stored.
+    instance.addHook('onSend', async (_request, _reply, payload) =>
+      typeof payload === 'string' || Buffer.isBuffer(payload) ? `{"data":${payload}}` : payload,
+    );
+    let runs = 0;
+    instance.post(
+      '/wrapped',
+      { ...idempotencyHooks({ scope: () => 't', logger: { warn() {} } }) },
+      async (_request, reply) => {
+        runs++;
+        reply.code(201);
+        return { run: runs };
+      },
+    );
+    const { url, close } = await listen(instance);
+    onTestFinished(close);
+    const send = () =>
+      fetch(`${url}/wrapped`, { method: 'POST', headers: { 'idempotency-key': 'w' }, body: 'b' });
+    const first = await send();
+    expect(await first.text()).toBe('{"data":{"run":1}}');
+    const again = await send();
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('access-control-allow-origin')).toBe('*');
+    expect(again.headers.get('content-type')).toBe(first.headers.get('content-type'));
+    expect(await again.text()).toBe('{"data":{"run":1}}');
+    expect(runs).toBe(1);
+  });
 });
