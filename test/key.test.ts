@@ -111,6 +111,20 @@ describe('keyFrom', () => {
     expect(key).toContain('DE89370400440532013000');
     expect(await hashKey(key)).toMatch(/^sha256-[0-9a-f]{64}$/);
   });
+
+  it('says what hashKey needs where crypto.subtle is missing (a page on plain http)', async () => {
+    const subtle = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(crypto), 'subtle');
+    Object.defineProperty(crypto, 'subtle', { value: undefined, configurable: true });
+    try {
+      await expect(hashKey('k')).rejects.toThrow(/crypto\.subtle \(HTTPS or localhost\)/);
+    } finally {
+      delete (crypto as { subtle?: unknown }).subtle;
+    }
+    expect(Object.getOwnPropertyDescriptor(Object.getPrototypeOf(crypto), 'subtle')).toEqual(
+      subtle,
+    );
+    expect(await hashKey('k')).toMatch(/^sha256-/);
+  });
 });
 
 describe('window', () => {

@@ -63,8 +63,11 @@ function encodePart(part: KeyPart, index: number): string {
  * ```
  */
 export async function hashKey(key: string): Promise<string> {
+  const subtle = globalThis.crypto?.subtle;
+  // Browsers give crypto.subtle to secure contexts only: a page on plain http has none.
+  if (subtle === undefined) throw new TypeError('hashKey needs crypto.subtle (HTTPS or localhost)');
   const bytes = new TextEncoder().encode(key);
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes);
+  const digest = await subtle.digest('SHA-256', bytes);
   let hex = '';
   for (const byte of new Uint8Array(digest)) hex += byte.toString(16).padStart(2, '0');
   return `sha256-${hex}`;
