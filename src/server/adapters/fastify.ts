@@ -1,7 +1,7 @@
 /** `oncely/server/fastify`: the idempotency helper as a Fastify 5 plugin or route hooks. */
+import type { OutgoingHttpHeaders } from 'node:http';
 import { pipeline, Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { REPLAYED_HEADER } from '../../protocol.ts';
 import type { Claim } from '../core/claim.ts';
 import { createEngine, type Engine } from '../core/engine.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
@@ -10,7 +10,7 @@ import { isPromise } from '../core/is-promise.ts';
 import type { CoreOptions } from '../core/options.ts';
 import type { TransactResult } from '../core/transaction.ts';
 import type { HandlerResponse, IdempotencyContext, PlainResponse } from '../core/types.ts';
-import { sendPlain as sendNode } from './node-send.ts';
+import { adoptHeaders, sendPlain as sendNode } from './node-send.ts';
 import { RequestAbortedError } from './request-aborted-error.ts';
 
 declare module 'fastify' {
@@ -37,7 +37,6 @@ export interface IdempotencyHooks {
 const STATE = Symbol('oncely');
 const EMPTY = new Uint8Array(0);
 const NO_HEADERS: [string, string][] = [];
-const REPLAYED: readonly [string, string] = [REPLAYED_HEADER.toLowerCase(), 'true'];
 
 interface Held {
   claim: Claim;
@@ -125,7 +124,7 @@ function hooksOf(engine: Engine<FastifyRequest>): IdempotencyHooks {
         case 'bypass':
           return;
         case 'respond':
-          if (isReplay(decision.response)) return replay(reply, decision.response);
+          if (decision.replayed) return replay(reply, decision.response);
           return sendPlain(reply, decision.response);
         case 'proceed': {
           const claim = decision.claim;
@@ -267,10 +266,6 @@ function captureTransform(
   });
 }
 
-function isReplay(plain: PlainResponse): boolean {
-  return plain.headers.some((pair) => pair[0] === REPLAYED[0] && pair[1] === REPLAYED[1]);
-}
-
 /**
  * Sends a stored response as it was stored, past the onSend hooks: the copy was taken in this
  * adapter's onSend, after every onSend hook that runs before it (the instance's hooks run before
@@ -281,12 +276,9 @@ function isReplay(plain: PlainResponse): boolean {
 function replay(reply: FastifyReply, plain: PlainResponse): FastifyReply {
   const before = reply.getHeaders();
   reply.hijack();
-  const res = reply.raw;
-  for (const name of Object.keys(before)) {
-    const value = before[name];
-    if (value !== undefined) res.setHeader(name, value);
-  }
-  sendNode(res, plain);
+  // Node's own header map, typed more narrowly by @types/node for a few names (`accept`).
+  adoptHeaders(reply.raw, before as OutgoingHttpHeaders);
+  sendNode(reply.raw, plain);
   return reply;
 }
 

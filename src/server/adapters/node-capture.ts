@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Claim } from '../core/claim.ts';
 import { RELEASE_REASONS } from '../core/events.ts';
 import { isPromise } from '../core/is-promise.ts';
-import { adoptHeaders } from './node-send.ts';
+import { adoptHeaders, clearHeaders } from './node-send.ts';
 import { RequestAbortedError } from './request-aborted-error.ts';
 
 type Chunk = Uint8Array | string;
@@ -246,10 +246,8 @@ function snapshotHead(res: ServerResponse): Head {
 function restoreHead(res: ServerResponse, head: Head): void {
   res.statusCode = head.status;
   res.statusMessage = head.message;
-  for (const name of res.getHeaderNames()) if (!(name in head.headers)) res.removeHeader(name);
-  for (const [name, value] of Object.entries(head.headers)) {
-    if (value !== undefined) res.setHeader(name, value);
-  }
+  clearHeaders(res);
+  adoptHeaders(res, head.headers);
 }
 
 // Express's router (2.3) keeps on the request, under this registered symbol, each error a handler
