@@ -21,6 +21,7 @@ import { RetryLimitError } from './client/errors/retry-limit-error.ts';
 import type { ClientHooks } from './client/events.ts';
 import { isReplayed } from './client/replayed.ts';
 import { formatKeyHeader, KEY_HEADER, type KeyFormat } from './protocol.ts';
+import { backoffDelay } from './retry/backoff.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry/budget.ts';
 import { isRetryableStatus, mayRetry, type RetryInput, resolvePolicy } from './retry/policy.ts';
 import { parseRetryAfter } from './retry/retry-after.ts';
@@ -223,9 +224,11 @@ export function idempotency(options: IdempotencyOptions = {}): Options {
       afterStatusCodes: [...policy.statusCodes],
       maxRetryAfter: policy.maxRetryAfter,
       backoffLimit: policy.backoffCap,
-      // Capped before ky's jitter: ky clamps the jittered draw to backoffLimit, so an uncapped
-      // delay would make late retries wait exactly the cap, every client in step (no full jitter).
-      delay: (attempt) => Math.min(policy.backoffCap, policy.backoffBase * 2 ** (attempt - 1)),
+      // The client's backoff ceiling, capped before ky's jitter: ky clamps the jittered draw to
+      // backoffLimit, so an uncapped delay would make late retries wait exactly the cap, every
+      // client in step (no full jitter).
+      delay: (attempt) =>
+        backoffDelay(attempt, { base: policy.backoffBase, cap: policy.backoffCap, jitter: false }),
       jitter: policy.jitter,
       retryOnTimeout: true,
       shouldRetry,
