@@ -1,5 +1,5 @@
 /** The longest delay a timer takes: setTimeout fires at once (after 1 ms) beyond it. */
-const MAX_TIMER = 2_147_483_647;
+export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Waits `ms` milliseconds, or rejects with the signal's reason as soon as it aborts: a backoff
@@ -20,11 +20,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const wait = (left: number) => {
       timer = setTimeout(
         () => {
-          if (left > MAX_TIMER) return wait(end - performance.now());
+          if (left > MAX_TIMER_MS) return wait(end - performance.now());
           signal?.removeEventListener('abort', onAbort);
           resolve();
         },
-        Math.min(left, MAX_TIMER),
+        Math.min(left, MAX_TIMER_MS),
       );
     };
     wait(ms);

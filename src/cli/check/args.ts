@@ -1,5 +1,6 @@
 /** The command line of `oncely check`, read into {@link CheckArgs}, or a usage error. */
 import type { KeyFormat } from '../../protocol.ts';
+import { MAX_TIMER_MS } from '../../retry/sleep.ts';
 
 /** What `oncely check` was asked to probe. */
 export interface CheckArgs {
@@ -28,7 +29,6 @@ const KEY_FORMATS: readonly string[] = ['token', 'sf-string'] satisfies KeyForma
 // RFC 9110 §9.2.1: safe methods are not guarded by an Idempotency-Key, so there is nothing to check.
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Reads `args` (after `check`); a string is the usage error to print. */
 export function parseCheckArgs(args: readonly string[]): CheckArgs | string {
