@@ -51,8 +51,6 @@ export interface ReplayResult {
   frames: number;
   /** Lines skipped as torn or corrupt, in file order; a torn one can only be the last. */
   bad: BadLine[];
-  /** Offset just after the last intact line. */
-  intactEnd: number;
   /** Offset just after the last newline: what follows is torn, and must be cut before appending. */
   tornAt: number;
   /** True when an intact header line was read. */
@@ -97,7 +95,6 @@ export function replay(data: Uint8Array): ReplayResult {
     lines: new Map(),
     frames: 0,
     bad: [],
-    intactEnd: 0,
     tornAt: data.length,
     header: false,
   };
@@ -114,7 +111,6 @@ export function replay(data: Uint8Array): ReplayResult {
       result.bad.push({ line, offset: start, length: end - start, torn, reason: frame });
     } else {
       apply(result, frame, Buffer.from(data.subarray(start, end)).toString('utf8'));
-      result.intactEnd = end;
     }
     start = end;
   }
