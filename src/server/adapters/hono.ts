@@ -39,8 +39,9 @@ const EMPTY = new Uint8Array(0);
  * `tx` in transactional mode); it is unset when the request is not guarded.
  *
  * Body: read once, up to `maxRequestBytes`, and left where Hono looks first (its body cache, or on
- * @hono/node-server the request's `rawBody`), so the handler's `c.req.json()` still works. Response: captured, not cloned (the core's `captureResponse`): a body that is all there
- * is read once and sent from bytes, a body still being produced is streamed while a copy is kept.
+ * @hono/node-server the request's `rawBody`), so the handler's `c.req.json()` still works.
+ * Response: captured, not cloned (the core's `captureResponse`): a body that is all there is read
+ * once and sent from bytes, a body still being produced is streamed while a copy is kept.
  *
  * @example
  * ```ts
