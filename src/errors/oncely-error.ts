@@ -20,7 +20,9 @@ export class OncelyError extends Error {
   constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
-    this.name = new.target.name;
+    // Each oncely error class sets its own name after this: a minifier renames classes, so
+    // new.target.name would read `D` in a production bundle. It still names a user's subclass.
+    this.name = new.target === OncelyError ? 'OncelyError' : new.target.name;
     Object.defineProperty(this, brand, { value: true });
   }
 }

@@ -31,6 +31,7 @@ export class JournalError extends OncelyError {
 
   constructor(action: JournalAction, message: string, options?: ErrorOptions) {
     super('JOURNAL_FAILED', message, options);
+    this.name = 'JournalError';
     this.action = action;
     this.quota = isQuotaError(options?.cause);
   }

@@ -22,6 +22,7 @@ export class JournalLockedError extends OncelyError {
   constructor(lockPath: string, holder: LockHolder | undefined) {
     const who = holder ? `process ${holder.pid} on ${holder.hostname}` : 'another process';
     super('JOURNAL_LOCKED', `The journal is in use by ${who} (lock file ${lockPath})`);
+    this.name = 'JournalLockedError';
     this.lockPath = lockPath;
     this.holder = holder;
   }

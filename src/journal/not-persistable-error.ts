@@ -16,6 +16,7 @@ export class NotPersistableError extends OncelyError {
 
   constructor(bodyType: string, reason: string) {
     super('NOT_PERSISTABLE', `The request cannot be journaled: ${reason}`);
+    this.name = 'NotPersistableError';
     this.bodyType = bodyType;
   }
 }

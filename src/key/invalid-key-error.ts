@@ -7,6 +7,7 @@ export class InvalidKeyError extends OncelyError {
 
   constructor(key: unknown, reason: string) {
     super('INVALID_KEY', `Invalid idempotency key: ${reason}`);
+    this.name = 'InvalidKeyError';
     this.key = key;
   }
 }

@@ -12,6 +12,7 @@ export class HttpError extends OncelyError {
 
   constructor(response: Response, key: string | undefined, code = 'HTTP_ERROR', message?: string) {
     super(code, message ?? `Request failed with status ${response.status} ${response.statusText}`);
+    this.name = 'HttpError';
     this.response = response;
     this.status = response.status;
     this.key = key;

@@ -7,5 +7,6 @@ import { HttpError } from './http-error.ts';
 export class KeyRequiredError extends HttpError {
   constructor(response: Response) {
     super(response, undefined, 'KEY_REQUIRED', 'The server requires an Idempotency-Key header');
+    this.name = 'KeyRequiredError';
   }
 }

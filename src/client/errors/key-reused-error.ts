@@ -12,5 +12,6 @@ export class KeyReusedError extends HttpError {
       'KEY_REUSED',
       `Idempotency key ${key} was already used with another payload`,
     );
+    this.name = 'KeyReusedError';
   }
 }

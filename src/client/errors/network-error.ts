@@ -4,5 +4,6 @@ import { OncelyError } from '../../errors/oncely-error.ts';
 export class NetworkError extends OncelyError {
   constructor(cause: unknown) {
     super('NETWORK_ERROR', 'No response arrived: the request failed', { cause });
+    this.name = 'NetworkError';
   }
 }

@@ -27,6 +27,7 @@ export class RetryAfterTooLongError extends OncelyError {
       `Retry-After of ${retryAfter} ms is beyond maxRetryAfter (${maxRetryAfter} ms)`,
       { cause: attempts.at(-1)?.error },
     );
+    this.name = 'RetryAfterTooLongError';
     this.retryAfter = retryAfter;
     this.retryAt = Date.now() + retryAfter;
     this.maxRetryAfter = maxRetryAfter;

@@ -34,6 +34,7 @@ export class RetryLimitError extends OncelyError {
       `Gave up after ${attempts.length} attempt(s) (${stop}); last: ${last?.status ?? last?.reason}`,
       { cause: last?.error },
     );
+    this.name = 'RetryLimitError';
     this.key = key;
     this.attempts = attempts;
     this.stop = stop;

@@ -11,6 +11,7 @@ export class TimeoutError extends OncelyError {
 
   constructor(timeout: number, scope: 'attempt' | 'total') {
     super('TIMEOUT', `No response within the ${scope} timeout of ${timeout} ms`);
+    this.name = 'TimeoutError';
     this.timeout = timeout;
     this.scope = scope;
   }

@@ -14,5 +14,6 @@ export class BodyUnavailableError extends OncelyError {
       'BODY_UNAVAILABLE',
       'The request body was read before the idempotency middleware and not left in req.body: mount the middleware before that reader, or after a body parser.',
     );
+    this.name = 'BodyUnavailableError';
   }
 }

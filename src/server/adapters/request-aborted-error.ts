@@ -15,5 +15,6 @@ export class RequestAbortedError extends OncelyError {
       'The client closed the connection before the exchange ended.',
       options,
     );
+    this.name = 'RequestAbortedError';
   }
 }

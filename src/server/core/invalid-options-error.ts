@@ -7,6 +7,7 @@ export class InvalidOptionsError extends OncelyError {
 
   constructor(option: string, reason: string) {
     super('INVALID_OPTIONS', `Invalid idempotency option ${option}: ${reason}`);
+    this.name = 'InvalidOptionsError';
     this.option = option;
   }
 }

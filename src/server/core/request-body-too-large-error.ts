@@ -14,6 +14,7 @@ export class RequestBodyTooLargeError extends OncelyError {
 
   constructor(limit: number) {
     super('REQUEST_BODY_TOO_LARGE', `The request body exceeds ${limit} bytes.`);
+    this.name = 'RequestBodyTooLargeError';
     this.limit = limit;
   }
 }

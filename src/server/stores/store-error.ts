@@ -7,6 +7,7 @@ export class StoreError extends OncelyError {
 
   constructor(operation: string, message: string, options?: ErrorOptions) {
     super('STORE_UNAVAILABLE', `Store ${operation} failed: ${message}`, options);
+    this.name = 'StoreError';
     this.operation = operation;
   }
 }

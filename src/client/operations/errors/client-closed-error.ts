@@ -4,5 +4,6 @@ import { OncelyError } from '../../../errors/oncely-error.ts';
 export class ClientClosedError extends OncelyError {
   constructor() {
     super('CLIENT_CLOSED', 'The client is closed');
+    this.name = 'ClientClosedError';
   }
 }

@@ -9,6 +9,7 @@ export class DuplicateOperationError extends OncelyError {
 
   constructor(operation: string) {
     super('DUPLICATE_OPERATION', `Operation '${operation}' is already defined`);
+    this.name = 'DuplicateOperationError';
     this.operation = operation;
   }
 }

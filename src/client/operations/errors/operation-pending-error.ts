@@ -40,6 +40,7 @@ export class OperationPendingError extends OncelyError {
       `Operation ${operation} (${id}) is pending after ${attempts} attempt(s), retried ${when}: ${cause.message}`,
       { cause },
     );
+    this.name = 'OperationPendingError';
     this.id = id;
     this.operation = operation;
     this.key = key;
