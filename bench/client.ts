@@ -11,7 +11,7 @@ import ky from 'ky';
 import { createClient } from '../src/index.ts';
 import { barChart } from './support/chart.ts';
 import { startChildServer } from './support/child-server.ts';
-import { median, type Rate, table, throughput } from './support/measure.ts';
+import { median, type Rate, settle, shuffled, table, throughput } from './support/measure.ts';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 // Short rounds, so that each per-round ratio compares cases measured within a second or so of
@@ -96,9 +96,10 @@ export async function run(): Promise<{ title: string; markdown: string }> {
       for (const name of names)
         await throughput(cases[name] as () => Promise<void>, WARMUP, concurrency);
       for (let round = 0; round < ROUNDS; round++) {
-        // Rotate the order so that no case always runs first (warm caches, GC debt).
-        for (let i = 0; i < names.length; i++) {
-          const name = names[(i + round) % names.length] as string;
+        // A new order each round, and a collected heap before each case: a fixed rotation kept the
+        // same neighbours (oncely always ran right after ky, and paid for ky's garbage).
+        for (const name of shuffled(names, 2026 * 1000 + round)) {
+          await settle();
           const rate = await throughput(cases[name] as () => Promise<void>, PER_ROUND, concurrency);
           rates[name]?.push(rate);
         }
@@ -141,7 +142,7 @@ export async function run(): Promise<{ title: string; markdown: string }> {
     await server.stop();
   }
   const markdown = [
-    `Small JSON POSTs (${JSON.stringify(payload).length} bytes) to a loopback \`node:http\` server in a separate process; every case reads the JSON body. ${(PER_ROUND * ROUNDS).toLocaleString('en-US')} requests per case and concurrency after ${WARMUP} warm-up requests, in ${ROUNDS} interleaved rounds of ${PER_ROUND.toLocaleString('en-US')} with the cases in rotating order. req/s and client CPU are medians over rounds; ratios are medians of per-round ratios to plain \`fetch\` (lower is cheaper). oncely runs with its defaults: a generated key, a 10 s per-attempt timeout (an AbortSignal and a timer per request), the retry budget, no journal. The two "by hand" rows do only what every oncely call must (a random key in a header; and a timeout signal cleared on the response), so the gap between them and oncely is oncely's own cost.`,
+    `Small JSON POSTs (${JSON.stringify(payload).length} bytes) to a loopback \`node:http\` server in a separate process; every case reads the JSON body. ${(PER_ROUND * ROUNDS).toLocaleString('en-US')} requests per case and concurrency after ${WARMUP} warm-up requests, in ${ROUNDS} interleaved rounds of ${PER_ROUND.toLocaleString('en-US')} with the cases in a new (seeded random) order each round and a garbage collection before each case's share, so that no case pays for the garbage of the one before. req/s and client CPU are medians over rounds; ratios are medians of per-round ratios to plain \`fetch\` (lower is cheaper). oncely runs with its defaults: a generated key, a 10 s per-attempt timeout (an AbortSignal and a timer per request), the retry budget, no journal. The two "by hand" rows do only what every oncely call must (a random key in a header; and a timeout signal cleared on the response), so the gap between them and oncely is oncely's own cost.`,
     '',
     table(
       ['Concurrency', 'Case', 'req/s', 'Time vs fetch', 'Client CPU µs/req', 'CPU vs fetch'],
