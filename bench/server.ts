@@ -7,7 +7,7 @@
  * 64 connections, per key mode: a fresh Idempotency-Key on every request (every request claims,
  * runs the handler and stores), and one key for all (every request after the first is a replay).
  * The bare server of each framework stays up through its group; after a warm-up, each case runs
- * in rounds of "bare, then this case", and its ratio is the median of the rounds' ratios, so a
+ * in rounds of the bare server and this case (in alternating order), and its ratio is the median of the rounds' ratios, so a
  * machine busy with other work moves both sides of each ratio alike. Beside req/s, each run reads
  * the server process's CPU time per request, the steadier measure on a busy machine; the target is
  * called met only when both agree.
@@ -20,7 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { barChart } from './support/chart.ts';
-import { median, table } from './support/measure.ts';
+import { median, settle, table } from './support/measure.ts';
 import { PAYLOAD, ROUTE, type ServerConfig } from './support/server-config.ts';
 import { CONNECTIONS, type KeyMode, type LoadResult, load } from './support/server-load.ts';
 import { type ServerProcess, startServer } from './support/server-process.ts';
@@ -198,12 +198,16 @@ async function measure(framework: Framework, item: Case, bare: ServerProcess): P
         for (let round = 0; round < ROUNDS; round++) {
           // The same body check on the bare server (its bodies differ; only the load generator's
           // work must be the same on both sides).
-          const bareRun = await measured(bare, mode, BARE_SECONDS, key, stored);
-          generatorCpu.push(bareRun.generatorCpu);
-          rounds.push({
-            bare: bareRun,
-            own: await measured(server, mode, SECONDS / ROUNDS, key, stored),
-          });
+          // Bare first in even rounds, the case first in odd ones: neither side always comes
+          // second, after the other's warm connections or load-generator garbage.
+          const bareRun = () => measured(bare, mode, BARE_SECONDS, key, stored);
+          const ownRun = () => measured(server, mode, SECONDS / ROUNDS, key, stored);
+          const bareFirst = round % 2 === 0;
+          const first = await (bareFirst ? bareRun() : ownRun());
+          const second = await (bareFirst ? ownRun() : bareRun());
+          const [bareResult, own] = bareFirst ? [first, second] : [second, first];
+          generatorCpu.push(bareResult.generatorCpu);
+          rounds.push({ bare: bareResult, own });
         }
       };
       if (PROFILE_DIR === undefined) await measureRounds();
@@ -260,6 +264,8 @@ async function measured(
   key: string,
   expectBody: string | undefined,
 ): Promise<Measured> {
+  // The load generator (this process) starts each run with no garbage left from the last one.
+  await settle();
   const before = await server.cpu();
   const own = process.cpuUsage();
   const result = await load(server.url, mode, seconds, key, expectBody);
@@ -314,7 +320,7 @@ function report(rows: Row[], failures: Failure[], loadBefore: number): string {
   return [
     `- **Workload**: POST ${ROUTE} with a ${PAYLOAD.length}-byte JSON body; the handler parses it and answers 201 with a new charge id. *New keys*: every request carries a fresh Idempotency-Key (claim, handler, store). *Replays*: one key for all, so every request after the first is answered from the store; each replay's body is checked against the first response (another one would be counted under Errors).`,
     `- **Stores**: the memory store with its defaults (10,000 records), so new keys fill it within seconds and the run includes eviction; SQLite on a file in the temp directory; Redis and PostgreSQL from \`ONCELY_REDIS_URL\` and \`ONCELY_POSTGRES_URL\`.`,
-    `- **Method**: every server in a child process of its own, driven by autocannon (${CONNECTIONS} connections) from the parent. The bare server (same app and handler, no idempotency layer, same requests) stays up through the run. Each case and key mode: a ${WARMUP_SECONDS} s warm-up, then ${ROUNDS} rounds of "bare for ${BARE_SECONDS} s, then the case for ${Number((SECONDS / ROUNDS).toFixed(2))} s"; "vs bare" is the median of the rounds' ratios, req/s columns are medians of the rounds.`,
+    `- **Method**: every server in a child process of its own, driven by autocannon (${CONNECTIONS} connections) from the parent. The bare server (same app and handler, no idempotency layer, same requests) stays up through the run. Each case and key mode: a ${WARMUP_SECONDS} s warm-up, then ${ROUNDS} rounds of bare for ${BARE_SECONDS} s and the case for ${Number((SECONDS / ROUNDS).toFixed(2))} s, bare first in every other round, and a garbage collection in the load generator before each run; "vs bare" is the median of the rounds' ratios, req/s columns are medians of the rounds.`,
     `- **CPU columns**: the server process's CPU time (user + system) per request answered; "vs bare by CPU" is bare's over the case's. On an idle machine it is the same ratio as req/s; on a busy one it is the steadier figure, and it is free of the load generator's limit (autocannon setting a key per request costs about as much CPU per request as a bare server, so on 2 cores it can cap the bare req/s).`,
     '- **Peers**: `@node-idempotency/core` runs behind Express glue written for this benchmark (its Express plugin is not published), on a Map storage like its memory adapter; `express-idempotency` as published, with the handler checking `isHit` as its README says (it calls the handler on replays too).',
     `- **Machine**: load average ${loadBefore.toFixed(1)} on ${availableParallelism()} cores when the section started; other work on the machine moves req/s, compare the ratios. In the bare runs autocannon used ${Math.round(median(generatorCpu.length > 0 ? generatorCpu : [0]))} µs of CPU per request (median) against the bare servers' ${bareCpuRange(rows)}.`,
