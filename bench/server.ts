@@ -7,10 +7,10 @@
  * 64 connections, per key mode: a fresh Idempotency-Key on every request (every request claims,
  * runs the handler and stores), and one key for all (every request after the first is a replay).
  * The bare server of each framework stays up through its group; after a warm-up, each case runs
- * in rounds of the bare server and this case (in alternating order), and its ratio is the median of the rounds' ratios, so a
- * machine busy with other work moves both sides of each ratio alike. Beside req/s, each run reads
- * the server process's CPU time per request, the steadier measure on a busy machine; the target is
- * called met only when both agree.
+ * in rounds of the bare server and this case (which runs first alternates), and its ratio is the
+ * median of the rounds' ratios, so a machine busy with other work moves both sides of each ratio
+ * alike. Beside req/s, each run reads the server process's CPU time per request, the steadier
+ * measure on a busy machine; the target is called met only when both agree.
  * `BENCH_SERVER_SECONDS` sets the measured seconds per case and key mode (default 3.35, in 5 rounds);
  * `BENCH_PROFILE=<dir>` leaves there a CPU profile of each case's measured rounds
  * (`<framework>-<guard>-<store>-<mode>.cpuprofile`; read with bench/support/server-profile.ts).
