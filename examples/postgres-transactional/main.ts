@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { idempotency } from '../../src/server/adapters/node-http.ts';
 import { postgresStore } from '../../src/server/stores/postgres.ts';
+import { accountOf } from '../shared/charges.ts';
 
 const url = process.env.DATABASE_URL || process.env.ONCELY_POSTGRES_URL;
 if (!url) {
@@ -51,7 +52,8 @@ async function readJson(req: IncomingMessage): Promise<{ amount: number }> {
 const guarded = idempotency<pg.PoolClient>({
   store,
   transactional: true,
-  scope: (req) => String(req.headers['x-api-key'] ?? 'anonymous'),
+  // Only verified keys get this far (see the server below): their account is the scope.
+  scope: (req) => accountOf(req.headers['x-api-key']?.toString()) ?? '',
   onError: (error) => console.log(`  handler threw: ${(error as Error).message}`),
 })(async (req, res, { tx, key, scope }) => {
   // Set on every guarded request in transactional mode (a POST without a key never gets here).
@@ -68,14 +70,22 @@ const guarded = idempotency<pg.PoolClient>({
   res.end(JSON.stringify({ charge: rows[0]?.id, amount, capture }));
 });
 
-const server = createServer((req, res) => void guarded(req, res));
+// Authentication first: the scope is the account of a verified API key, never the header as sent.
+const server = createServer((req, res) => {
+  if (accountOf(req.headers['x-api-key']?.toString()) === undefined) {
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'a valid x-api-key header is required' }));
+    return;
+  }
+  void guarded(req, res);
+});
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-async function post(key: string, amount: number) {
+async function post(key: string, amount: number, apiKey = 'sk_test_acme') {
   const response = await fetch(`${origin}/charges`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': 'acme', 'idempotency-key': key },
+    headers: { 'content-type': 'application/json', 'x-api-key': apiKey, 'idempotency-key': key },
     body: JSON.stringify({ amount }),
   });
   const replayed = response.headers.get('idempotent-replayed') === 'true';
@@ -96,8 +106,8 @@ async function state(key: string): Promise<{ charges: number; records: number }>
 }
 
 const failures: string[] = [];
-async function step(label: string, key: string, amount: number, expected: string) {
-  const answer = await post(key, amount);
+async function step(label: string, key: string, amount: number, expected: string, apiKey?: string) {
+  const answer = await post(key, amount, apiKey);
   const held = await state(key);
   const replay = answer.replayed ? ' (replayed)' : '';
   console.log(
@@ -113,6 +123,7 @@ try {
   const a = `pay-a-${run}`;
   const b = `pay-b-${run}`;
   const c = `pay-c-${run}`;
+  const d = `pay-d-${run}`;
 
   const first = await step('POST pay-a', a, 500, '201 1/1');
   const retry = await step('POST pay-a again (a retry)', a, 500, '201 (replayed) 1/1');
@@ -132,6 +143,8 @@ try {
   if (x.status !== 201 || y.status !== 201 || held.charges !== 1 || x.replayed === y.replayed) {
     failures.push('concurrent duplicates did not give one charge and one replay');
   }
+
+  await step('POST pay-d, unknown API key', d, 500, '401 0/0', 'acme');
 } finally {
   await new Promise((resolve) => server.close(resolve));
   await store.close();

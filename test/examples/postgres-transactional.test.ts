@@ -17,6 +17,9 @@ describe.skipIf(!url)('examples/postgres-transactional', () => {
     expect(run.stdout).toMatch(
       /POST pay-c twice at once\s+201, 201\s+charges: 1\s+records: 1\s+replays: 1/,
     );
+    // The scope is the account of a verified API key: a key the server does not know gets 401
+    // before the helper, so it neither charges nor leaves a record under a made-up scope.
+    expect(run.stdout).toMatch(/POST pay-d, unknown API key\s+401\s+charges: 0\s+records: 0/);
     expect(run.stdout).toContain('every charge happened once');
   });
 
