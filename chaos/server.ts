@@ -144,10 +144,12 @@ if (process.env.CHAOS_ADAPTER === 'node') {
     res.writeHead(201, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
+  // node:http lower-cases header names: read as 'Idempotency-Key', every key would be missing.
+  const keyOf = (req: IncomingMessage) => req.headers[KEY_HEADER.toLowerCase()] as string;
   server = createServer(
     guard
       ? idempotencyNode(options)(handler)
-      : (req, res) => handler(req, res, { key: req.headers[KEY_HEADER] as string, tx: undefined }),
+      : (req, res) => handler(req, res, { key: keyOf(req), tx: undefined }),
   );
   server.listen(Number(env('CHAOS_PORT')), '127.0.0.1', () =>
     process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`),
