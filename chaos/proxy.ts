@@ -54,7 +54,7 @@ export interface ProxyStats {
   noServer: number;
   /** Answers forwarded to the clients by status, and `gone` for clients that hung up first. */
   answers: Record<string, number>;
-  /** Keys sent per operation id, in order of first use. */
+  /** Keys sent per operation id, in order of first use (`''` for an attempt without one). */
   keys: Map<string, string[]>;
 }
 
@@ -192,8 +192,10 @@ export async function startChaosProxy(options: ChaosProxyOptions): Promise<Chaos
     const body = Buffer.concat(chunks);
     stats.attempts++;
     const op = operationOf(body);
-    const key = req.headers[KEY_HEADER.toLowerCase()];
-    if (typeof op === 'string' && typeof key === 'string') {
+    const header = req.headers[KEY_HEADER.toLowerCase()];
+    if (typeof op === 'string') {
+      // Keyless as '' (as the servers log it): a retry that lost its key counts as a changed key.
+      const key = typeof header === 'string' ? header : '';
       const keys = stats.keys.get(op);
       if (keys === undefined) stats.keys.set(op, [key]);
       else if (!keys.includes(key)) keys.push(key);

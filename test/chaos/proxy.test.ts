@@ -74,6 +74,21 @@ describe('chaos proxy', () => {
     }
   });
 
+  it('records an attempt without a key as a key of its own: a lost key is a changed key', async () => {
+    const proxy = await proxyWith(undefined);
+    try {
+      await send(proxy.port, 'op-n', 'k-n');
+      await fetch(`http://127.0.0.1:${proxy.port}/effects`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ op: 'op-n' }),
+      });
+      expect(proxy.stats.keys.get('op-n')).toEqual(['k-n', '']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('reset: the connection drops and the server never sees the request', async () => {
     const proxy = await proxyWith(FAULT_KINDS.reset);
     try {
