@@ -64,11 +64,11 @@ for (const entry of await journal.list()) {
   journaled.add(op);
   if (entry.state === 'succeeded') settle(op, true);
 }
-send({ type: 'ready', resumable: journaled.size - done.size });
+const queue = start.operations.filter((spec) => !journaled.has(spec.op));
+send({ type: 'ready', resumable: journaled.size - done.size, queued: queue.length });
 // Unsettled operations of a killed process go again with their journaled key; onSuccess reports them.
 if (journaled.size > done.size) await client.resume();
 
-const queue = start.operations.filter((spec) => !journaled.has(spec.op));
 async function runner() {
   for (let spec = queue.shift(); spec !== undefined; spec = queue.shift()) {
     send({ type: 'sent', op: spec.op });

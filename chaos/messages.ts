@@ -19,8 +19,11 @@ export interface WorkerStart {
 }
 
 export type WorkerMessage =
-  /** The process is up; `resumable` operations of a killed predecessor wait in the journal. */
-  | { type: 'ready'; resumable: number }
+  /**
+   * The process is up: `resumable` operations of a killed predecessor wait in the journal (their
+   * resume starts now), then `queued` ones the journal never saw are sent.
+   */
+  | { type: 'ready'; resumable: number; queued: number }
   /** An operation is about to be handed to the client. */
   | { type: 'sent'; op: string }
   /** An operation succeeded; `resumed` when it was finished by `resume()` after a crash. */

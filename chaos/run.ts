@@ -95,6 +95,8 @@ export interface ChaosResult {
   conflicts: number;
   /** Operations finished by `resume()` in a fresh process after a client kill. */
   resumed: number;
+  /** Client processes killed while resuming a killed predecessor's operations. */
+  resumesKilled: number;
   serverRestarts: number;
   /** Keys taken over by a retry after their holder's lease lapsed (a killed server). */
   takeovers: number;
@@ -156,6 +158,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
   const faults = emptyFaultCounts();
   let resumed = 0;
+  let resumesKilled = 0;
   const done = new Set<string>();
   const sent = new Set<string>();
   const report = () =>
@@ -198,12 +201,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const first = index === 0 && life === 0 && options.faultRate > 0;
       const kill =
         first || (options.clientKills !== 'first' && life < 3 && random() < options.faultRate);
-      const killAfter = !kill
-        ? 0
-        : first
-          ? Math.ceil(batch.length / 2)
-          : 1 + Math.floor(random() * batch.length);
-      const outcome = await runWorker(start, killAfter, random() * 20, live, {
+      // A point in the process's own work (its resume, then its new operations), known once it
+      // says how much it has: drawn over the batch, a resuming process was never killed mid-resume.
+      const killAt = !kill ? 0 : first ? 0.5 : 1 - random();
+      const outcome = await runWorker(start, killAt, random() * 20, live, {
         onSent: (op) => sent.add(op),
         onDone: (op, wasResumed) => {
           if (!done.has(op) && wasResumed && life > 0) resumed++;
@@ -212,6 +213,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       });
       if (outcome.killed) {
         faults['client-kill']++;
+        if (outcome.killedResuming) resumesKilled++;
         continue;
       }
       if (abort !== undefined) throw abort;
@@ -292,6 +294,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     replays: proxy.stats.replays,
     conflicts: proxy.stats.conflicts,
     resumed,
+    resumesKilled,
     serverRestarts: fleet.restarts,
     takeovers,
     leasesLost,
@@ -308,14 +311,36 @@ function requireUrl(options: ChaosOptions): string {
 
 interface WorkerOutcome {
   killed: boolean;
+  /** Killed before its first new operation, with a predecessor's operations to resume. */
+  killedResuming: boolean;
   /** The process reported its whole batch done. */
   ended: boolean;
 }
 
-/** Runs one client process; with `killAfter` > 0 it is SIGKILLed once that many operations were sent. */
+/**
+ * Which step of a client process's work a kill drawn at `killAt` (in (0, 1]) falls on: one of the
+ * `resumable` operations it resumes first (`duringResume`), or its `afterSent`th new operation.
+ */
+export function killPoint(
+  killAt: number,
+  resumable: number,
+  queued: number,
+): { duringResume: true } | { duringResume: false; afterSent: number } | undefined {
+  const total = resumable + queued;
+  if (killAt <= 0 || total === 0) return undefined;
+  const step = Math.min(total, Math.max(1, Math.ceil(killAt * total)));
+  return step <= resumable
+    ? { duringResume: true }
+    : { duringResume: false, afterSent: step - resumable };
+}
+
+/**
+ * Runs one client process; with `killAt` > 0 it is SIGKILLed at that point of its work (see
+ * {@link killPoint}), `killDelayMs` after the step starts.
+ */
 function runWorker(
   start: WorkerStart,
-  killAfter: number,
+  killAt: number,
   killDelayMs: number,
   live: Set<ChildProcess>,
   events: { onSent: (op: string) => void; onDone: (op: string, resumed: boolean) => void },
@@ -327,21 +352,30 @@ function runWorker(
     live.add(child);
     const outcome: WorkerOutcome = {
       killed: false,
+      killedResuming: false,
       ended: false,
     };
     let sent = 0;
+    let killAfter = 0;
+    let resuming = false;
+    // Let the step get under way (journaled, maybe sent) before the kill.
+    const killSoon = () =>
+      setTimeout(() => {
+        if (outcome.ended || child.exitCode !== null) return;
+        outcome.killed = true;
+        outcome.killedResuming = resuming && sent === 0;
+        child.kill('SIGKILL');
+      }, killDelayMs);
     child.on('message', (message: WorkerMessage) => {
-      if (message.type === 'sent') {
+      if (message.type === 'ready') {
+        resuming = message.resumable > 0;
+        const point = killPoint(killAt, message.resumable, message.queued);
+        if (point?.duringResume) killSoon();
+        else if (point !== undefined) killAfter = point.afterSent;
+      } else if (message.type === 'sent') {
         sent++;
         events.onSent(message.op);
-        if (killAfter > 0 && sent === killAfter) {
-          // Let the operation get under way (journaled, maybe sent) before the kill.
-          setTimeout(() => {
-            if (outcome.ended || child.exitCode !== null) return;
-            outcome.killed = true;
-            child.kill('SIGKILL');
-          }, killDelayMs);
-        }
+        if (killAfter > 0 && sent === killAfter) killSoon();
       } else if (message.type === 'done') {
         events.onDone(message.op, message.resumed);
       } else if (message.type === 'end') {
