@@ -67,7 +67,7 @@ export function idempotency(options: ExpressIdempotencyOptions = {}): RequestHan
       next(error);
       return;
     }
-    // Decided synchronously (a memory or SQLite store, a parsed body): go on in this turn.
+    // Decided synchronously (the memory store, a parsed body): go on in this turn.
     if (isPromise(decided)) decided.then((decision) => follow(decision, engine, res, next), next);
     else follow(decided, engine, res, next);
   };

@@ -58,6 +58,16 @@ export interface SqliteStore extends Store {
   close(): Promise<void>;
 }
 
+/** A write waiting for the next group commit. */
+interface Queued {
+  work(): unknown;
+  done(result: unknown): void;
+  fail(error: unknown): void;
+}
+
+/** Marks a queued write whose statement failed (its caller is already told). */
+const FAILED: unique symbol = Symbol('failed');
+
 // SQLite's primary result code for "another connection holds the lock".
 const SQLITE_BUSY = 5;
 
@@ -83,8 +93,9 @@ function retryBusy(db: DatabaseSync, sql: string, timeoutMs: number): void {
 
 /**
  * A durable store in one SQLite file, on Node's built-in `node:sqlite` (Node 22.13+, no native
- * addon). The file is in WAL mode and every claim runs in a `BEGIN IMMEDIATE` transaction, so
- * several processes on one machine may share it safely. For a fleet on several machines use
+ * addon). The file is in WAL mode and writes run in `BEGIN IMMEDIATE` transactions, so several
+ * processes on one machine may share it safely. Writes made in one turn of the event loop share
+ * one transaction and one commit (group commit), and each is answered once that commit is done. For a fleet on several machines use
  * Redis or PostgreSQL.
  *
  * @example
@@ -165,15 +176,58 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
   const changed = (name: keyof typeof statements, ...params: SQLInputValue[]): boolean =>
     Number(statement(name).run(...params).changes) > 0;
 
-  // node:sqlite is synchronous: the primitives answer with plain values and throw their errors
-  // (see Store), so a guarded request costs no promise turn in the store.
-  const sync = <T>(operation: string, body: () => T): T => {
+  // Group commit: a write waits for the end of the event loop's current phase, and every write
+  // queued by then runs in one `BEGIN IMMEDIATE` transaction with one commit. With
+  // `synchronous: 'full'` each commit is an fsync, and a claim and a completion per request made
+  // two: under concurrency the disk, not the CPU, set the pace (about 900 new keys/s here). The
+  // lock is held only while the queue runs, never across a turn, so other connections (in this
+  // process or another) are never left waiting on a transaction that cannot end.
+  let queue: Queued[] = [];
+  const flush = (): void => {
+    const batch = queue;
+    if (batch.length === 0) return;
+    queue = [];
     try {
-      return body();
+      db.exec('BEGIN IMMEDIATE');
     } catch (error) {
-      throw toStoreError(operation, error);
+      for (const item of batch) item.fail(error);
+      return;
     }
+    const results: unknown[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        results[i] = (batch[i] as Queued).work();
+      } catch (error) {
+        // A statement's own failure undoes that statement only; one that ends the transaction
+        // (a full disk, an I/O error) undoes every write before it in the batch too.
+        if (!db.isTransaction) {
+          for (const item of batch) item.fail(error);
+          return;
+        }
+        results[i] = FAILED;
+        (batch[i] as Queued).fail(error);
+      }
+    }
+    try {
+      db.exec('COMMIT');
+    } catch (error) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      for (let i = 0; i < batch.length; i++) if (results[i] !== FAILED) batch[i]?.fail(error);
+      return;
+    }
+    // Answered only now: a caller acts on a write (runs the handler, sends the response) once it
+    // is on disk.
+    for (let i = 0; i < batch.length; i++) if (results[i] !== FAILED) batch[i]?.done(results[i]);
   };
+  const write = <T>(operation: string, work: () => T): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (queue.length === 0) setImmediate(flush);
+      queue.push({
+        work,
+        done: resolve as (value: unknown) => void,
+        fail: (error) => reject(toStoreError(operation, error)),
+      });
+    });
   const run = <T>(operation: string, body: () => T): Promise<T> => {
     try {
       return Promise.resolve(body());
@@ -197,25 +251,16 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
 
   return {
     claim: (id, record) =>
-      sync('claim', () => {
+      // In the batch's IMMEDIATE transaction: the read sees what the insert saw, even with
+      // another process on the same file.
+      write('claim', () => {
         const time = now();
-        // IMMEDIATE takes the write lock up front, so the read below sees what the insert saw,
-        // even with another process on the same file.
-        db.exec('BEGIN IMMEDIATE');
-        try {
-          const created = changed('upsert', ...recordParams(id, record), time);
-          const row = created ? undefined : statement('get').get(id, time);
-          db.exec('COMMIT');
-          return row === undefined
-            ? undefined
-            : recordFromRow(row as unknown as RecordRow, 'claim');
-        } catch (error) {
-          if (db.isTransaction) db.exec('ROLLBACK');
-          throw error;
-        }
+        const created = changed('upsert', ...recordParams(id, record), time);
+        const row = created ? undefined : statement('get').get(id, time);
+        return row === undefined ? undefined : recordFromRow(row as unknown as RecordRow, 'claim');
       }),
     takeOver: (id, expected, record) =>
-      sync('takeOver', () =>
+      write('takeOver', () =>
         changed(
           'takeOver',
           record.fingerprint,
@@ -229,9 +274,9 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
         ),
       ),
     renew: (id, owner, leaseUntil) =>
-      sync('renew', () => changed('renew', leaseUntil, leaseUntil, id, owner, now())),
+      write('renew', () => changed('renew', leaseUntil, leaseUntil, id, owner, now())),
     complete: (id, owner, record) =>
-      sync('complete', () => {
+      write('complete', () => {
         const { status, headers, body } = record.response;
         return changed(
           'complete',
@@ -246,9 +291,10 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
           now(),
         );
       }),
-    release: (id, owner) => sync('release', () => changed('release', id, owner, now())),
+    release: (id, owner) => write('release', () => changed('release', id, owner, now())),
+    // Reads what is committed, at once: a write still queued has not been answered either.
     get: (id) =>
-      sync('get', () => {
+      run('get', () => {
         const row = statement('get').get(id, now());
         return row === undefined ? undefined : recordFromRow(row as unknown as RecordRow, 'get');
       }),
@@ -256,6 +302,8 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
     close: () =>
       run('close', () => {
         clearInterval(timer);
+        // Writes still queued run first: their callers are waiting for them.
+        if (queue.length > 0 && db.isOpen) flush();
         if (db.isOpen) db.close();
       }),
   };

@@ -50,9 +50,9 @@ export type MaybePromise<T> = T | Promise<T>;
  * Atomic primitives on records. A record whose `expiresAt` has passed counts as absent for every
  * method, and the store deletes it in its own time (TTL, sweep or on access).
  *
- * A store whose work is synchronous (memory, SQLite) returns plain values and throws its errors:
- * the core then answers a request without a promise turn per step. A store that goes over the
- * network returns promises. Callers must accept both (`await` does).
+ * A store whose work is synchronous (memory) returns plain values and throws its errors: the core
+ * then answers a request without a promise turn per step. A store that goes over the network, or
+ * waits for a group commit (SQLite), returns promises. Callers must accept both (`await` does).
  */
 export interface Store {
   /**

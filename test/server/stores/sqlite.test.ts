@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { isOncelyError } from '../../../src/errors/oncely-error.ts';
 import { sqliteStore } from '../../../src/server/stores/sqlite.ts';
 import { StoreError } from '../../../src/server/stores/store-error.ts';
@@ -113,6 +113,108 @@ describe('sqliteStore', () => {
     const error = await failureOf(() => store.claim('x', inFlight()));
     expect(error).toBeInstanceOf(StoreError);
     expect((error as StoreError).operation).toBe('claim');
+  });
+
+  describe('group commit', () => {
+    afterEach(() => vi.restoreAllMocks());
+    const commits = () => {
+      const exec = vi.spyOn(DatabaseSync.prototype, 'exec');
+      return () => exec.mock.calls.filter(([sql]) => sql === 'COMMIT').length;
+    };
+
+    it('commits the writes of one turn together, each answered as if alone', async () => {
+      const store = sqliteStore(join(dir, 'group.db'));
+      const count = commits();
+      const first = inFlight();
+      const claims = Array.from({ length: 50 }, (_, i) =>
+        store.claim(`key-${i % 25}`, i < 25 ? first : inFlight()),
+      );
+      const results = await Promise.all(claims);
+      expect(count()).toBe(1);
+      // The first claim of each id won; the second, in the same transaction, found it.
+      expect(results.slice(0, 25)).toEqual(Array(25).fill(undefined));
+      for (const found of results.slice(25)) expect(found).toEqual(first);
+      await store.close();
+    });
+
+    it('answers a write only once another connection can read it', async () => {
+      const path = join(dir, 'visible.db');
+      const store = sqliteStore(path);
+      await store.claim('warm', inFlight());
+      const reader = new DatabaseSync(path);
+      const read = () =>
+        reader.prepare('SELECT state FROM oncely_records WHERE id = ?').get('visible');
+      const claimed = store.claim('visible', inFlight());
+      expect(read()).toBeUndefined();
+      await claimed;
+      expect(read()).toEqual({ state: 'in-flight' });
+      reader.close();
+      await store.close();
+    });
+
+    it('fails only the write whose own step failed', async () => {
+      const store = sqliteStore();
+      const owner = inFlight();
+      await store.claim('done', owner);
+      // JSON.stringify throws on a BigInt: this completion fails before its statement runs.
+      const bad = completed();
+      bad.response.headers = [['x-big', 1n as unknown as string]];
+      const [a, b, c] = await Promise.allSettled([
+        store.claim('a', inFlight()),
+        store.complete('done', owner.owner, bad),
+        store.claim('c', inFlight()),
+      ]);
+      expect(a).toEqual({ status: 'fulfilled', value: undefined });
+      expect(b.status).toBe('rejected');
+      expect((b as PromiseRejectedResult).reason).toBeInstanceOf(StoreError);
+      expect(((b as PromiseRejectedResult).reason as StoreError).operation).toBe('complete');
+      expect(c).toEqual({ status: 'fulfilled', value: undefined });
+      expect((await store.get('done'))?.state).toBe('in-flight');
+      await store.close();
+    });
+
+    it('fails every write of a batch whose commit fails, and writes none of them', async () => {
+      const path = join(dir, 'commit-fails.db');
+      const store = sqliteStore(path);
+      await store.claim('warm', inFlight());
+      const real = DatabaseSync.prototype.exec;
+      let failNext = true;
+      vi.spyOn(DatabaseSync.prototype, 'exec').mockImplementation(function (
+        this: DatabaseSync,
+        sql,
+      ) {
+        if (sql === 'COMMIT' && failNext) {
+          failNext = false;
+          throw new Error('disk I/O error');
+        }
+        return real.call(this, sql);
+      });
+      const outcomes = await Promise.allSettled([
+        store.claim('x', inFlight()),
+        store.claim('y', inFlight()),
+      ]);
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(StoreError);
+        expect(((outcome as PromiseRejectedResult).reason as StoreError).operation).toBe('claim');
+      }
+      expect(await store.get('x')).toBeUndefined();
+      // The next batch commits as usual.
+      expect(await store.claim('x', inFlight())).toBeUndefined();
+      expect((await store.get('x'))?.state).toBe('in-flight');
+      await store.close();
+    });
+
+    it('runs writes still queued when the store is closed', async () => {
+      const path = join(dir, 'close-queued.db');
+      const store = sqliteStore(path);
+      const claimed = store.claim('queued', inFlight());
+      await store.close();
+      expect(await claimed).toBeUndefined();
+      const reader = new DatabaseSync(path);
+      expect(reader.prepare('SELECT id FROM oncely_records').all()).toEqual([{ id: 'queued' }]);
+      reader.close();
+    });
   });
 
   it('refuses a table name that is not a plain identifier', () => {
