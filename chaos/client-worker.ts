@@ -45,11 +45,15 @@ const client = createClient({
 });
 
 const inputs = new Map(start.operations.map((spec) => [spec.op, spec]));
+// What a killed predecessor journaled: only these can be finished by resume().
+const journaled = new Set<string>();
 const define = (name: string, derived: boolean) =>
   client.operation(name, {
     request: (input: OperationSpec) => ({ url: 'effects', method: 'POST', json: { op: input.op } }),
     ...(derived ? { key: (input: OperationSpec) => keyFrom('chaos-effect', input.op) } : {}),
-    onSuccess: (_response, input, info) => settle(input.op, info.detached),
+    // Detached is a background retry too, of this process's own operations: not a resume.
+    onSuccess: (_response, input, info) =>
+      settle(input.op, info.detached && journaled.has(input.op)),
   });
 const operations = {
   derived: define('effect-derived', true),
@@ -57,12 +61,12 @@ const operations = {
 };
 
 await journal.open();
-const journaled = new Set<string>();
 for (const entry of await journal.list()) {
   const op = (entry.input as OperationSpec | undefined)?.op;
   if (op === undefined || !inputs.has(op)) continue;
   journaled.add(op);
-  if (entry.state === 'succeeded') settle(op, true);
+  // Finished by the killed process: its answer may not have reached the orchestrator.
+  if (entry.state === 'succeeded') settle(op, false);
 }
 const queue = start.operations.filter((spec) => !journaled.has(spec.op));
 send({ type: 'ready', resumable: journaled.size - done.size, queued: queue.length });
