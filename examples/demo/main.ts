@@ -19,11 +19,12 @@ const { values } = parseArgs({
   options: { ops: { type: 'string', default: '300' }, seed: { type: 'string' } },
 });
 const ops = Number(values.ops);
-if (!Number.isInteger(ops) || ops < 10) {
-  console.error('usage: npm run demo -- [--ops N (at least 10)] [--seed N]');
+const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+// A seed that is not an integer would run, with faults no one can replay, as "seed NaN".
+if (!Number.isInteger(ops) || ops < 10 || !Number.isInteger(seed)) {
+  console.error('usage: npm run demo -- [--ops N (at least 10)] [--seed N (an integer)]');
   process.exit(2);
 }
-const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 
 const FAULTS: [FaultKind, string][] = [
   [FAULT_KINDS.reset, 'connection reset before the server'],

@@ -61,4 +61,10 @@ describe('npm run demo', () => {
     expect(code).toBe(2);
     expect(output).toContain('usage: npm run demo');
   });
+
+  it('refuses a bad --seed, which would run unseeded and print "seed NaN"', async () => {
+    const { code, output } = await runDemo(['--ops', '10', '--seed', 'abc']);
+    expect(code).toBe(2);
+    expect(output).toContain('usage: npm run demo');
+  });
 });
