@@ -45,7 +45,6 @@ export type AttemptOutcome =
   | {
       readonly ok: true;
       readonly response: Response;
-      readonly replayed: boolean;
       readonly attempts: readonly AttemptRecord[];
     }
   | {
@@ -265,9 +264,10 @@ function succeed(
   lastCost: number,
 ): AttemptOutcome {
   plan.budget?.release(lastCost);
-  const replayed = isReplayed(response);
-  if (replayed) plan.hooks?.replay?.({ key: plan.key, attempt, response });
-  return { ok: true, response, replayed, attempts: records };
+  // Read only for a hook: a header lookup on every response was the hot path's cost for nothing.
+  const onReplay = plan.hooks?.replay;
+  if (onReplay && isReplayed(response)) onReplay({ key: plan.key, attempt, response });
+  return { ok: true, response, attempts: records };
 }
 
 function fail(
