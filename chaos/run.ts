@@ -204,13 +204,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       // A point in the process's own work (its resume, then its new operations), known once it
       // says how much it has: drawn over the batch, a resuming process was never killed mid-resume.
       const killAt = !kill ? 0 : first ? 0.5 : 1 - random();
-      const outcome = await runWorker(start, killAt, random() * 20, live, {
-        onSent: (op) => sent.add(op),
-        onDone: (op, wasResumed) => {
-          if (!done.has(op) && wasResumed && life > 0) resumed++;
-          done.add(op);
+      const outcome = await runWorker(
+        start,
+        { killAt, delayMs: random() * 20, midway: first },
+        live,
+        {
+          onSent: (op) => sent.add(op),
+          onDone: (op, wasResumed) => {
+            if (!done.has(op) && wasResumed && life > 0) resumed++;
+            done.add(op);
+          },
         },
-      });
+      );
       if (outcome.killed) {
         faults['client-kill']++;
         if (outcome.killedResuming) resumesKilled++;
@@ -335,13 +340,14 @@ export function killPoint(
 }
 
 /**
- * Runs one client process; with `killAt` > 0 it is SIGKILLed at that point of its work (see
- * {@link killPoint}), `killDelayMs` after the step starts.
+ * Runs one client process; with `kill.killAt` > 0 it is SIGKILLed at that point of its work (see
+ * {@link killPoint}), `kill.delayMs` after the step starts. `midway`: not before an operation
+ * finished, so the ones in flight are journaled: the batch's operations all go out at once when
+ * it is no larger than the process's concurrency, and a kill there found an empty journal.
  */
 function runWorker(
   start: WorkerStart,
-  killAt: number,
-  killDelayMs: number,
+  kill: { killAt: number; delayMs: number; midway: boolean },
   live: Set<ChildProcess>,
   events: { onSent: (op: string) => void; onDone: (op: string, resumed: boolean) => void },
 ): Promise<WorkerOutcome> {
@@ -356,28 +362,40 @@ function runWorker(
       ended: false,
     };
     let sent = 0;
+    let finished = 0;
     let killAfter = 0;
     let resuming = false;
+    let due = false;
     // Let the step get under way (journaled, maybe sent) before the kill.
-    const killSoon = () =>
+    const killSoon = () => {
+      if (!due || (kill.midway && finished === 0)) return;
+      due = false;
       setTimeout(() => {
         if (outcome.ended || child.exitCode !== null) return;
         outcome.killed = true;
         outcome.killedResuming = resuming && sent === 0;
         child.kill('SIGKILL');
-      }, killDelayMs);
+      }, kill.delayMs);
+    };
     child.on('message', (message: WorkerMessage) => {
       if (message.type === 'ready') {
         resuming = message.resumable > 0;
-        const point = killPoint(killAt, message.resumable, message.queued);
-        if (point?.duringResume) killSoon();
-        else if (point !== undefined) killAfter = point.afterSent;
+        const point = killPoint(kill.killAt, message.resumable, message.queued);
+        if (point?.duringResume) {
+          due = true;
+          killSoon();
+        } else if (point !== undefined) killAfter = point.afterSent;
       } else if (message.type === 'sent') {
         sent++;
         events.onSent(message.op);
-        if (killAfter > 0 && sent === killAfter) killSoon();
+        if (killAfter > 0 && sent === killAfter) {
+          due = true;
+          killSoon();
+        }
       } else if (message.type === 'done') {
+        finished++;
         events.onDone(message.op, message.resumed);
+        killSoon();
       } else if (message.type === 'end') {
         outcome.ended = true;
       }

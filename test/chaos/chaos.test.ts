@@ -108,6 +108,26 @@ describe('chaos: every operation takes effect once', () => {
     expect(result.changedKeys).toBe(0);
   });
 
+  it('the first client kill waits for operations under way, so a fresh process has some to resume', {
+    timeout: 60_000,
+  }, async () => {
+    // 16 of the 25 go out at once: killed right after the 13th, the journal was still empty.
+    const result = await runChaos({
+      store: 'sqlite',
+      ops: 25,
+      faultRate: 0.3,
+      concurrency: 16,
+      seed: 3,
+      workers: 1,
+      batchSize: 25,
+      clientKills: 'first',
+      deadlineMs: 50_000,
+    });
+    expect(result.faults['client-kill']).toBe(1);
+    expect(result.resumed).toBeGreaterThan(0);
+    expect([result.effects, result.duplicates, result.lost]).toEqual([25, 0, 0]);
+  });
+
   it('control on the node adapter: the server logs the key each attempt carried', {
     timeout: 120_000,
   }, async () => {
