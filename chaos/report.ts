@@ -114,7 +114,9 @@ Produced by \`${run.command}\` on ${run.date.toISOString().slice(0, 10)}
 (${run.date.toISOString()}), on ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'},
 ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()} ${arch()}, Node ${process.versions.node}.
 Fault rate ${run.faultRate}, concurrency ${run.concurrency}, seed ${run.seed}. Re-run it with the
-same command; \`npm run chaos -- --help\` lists the options.
+same command for a run of the same kind: the seed fixes the random draws, but timing decides which
+request each fault or kill meets, so counts of faults and kills differ from run to run (the
+exactly-once result must not). \`npm run chaos -- --help\` lists the options.
 
 ## What runs
 
@@ -182,7 +184,7 @@ function controlSection(control: ChaosResult): string {
   return `## Control: the same faults without the helper
 
 A proof that cannot fail proves nothing, so the report includes a control run: ${control.ops.toLocaleString('en-US')} operations on
-${control.store} with the same faults, client kills and seed, and the handler served **without** the
+${control.store} with the same fault rate, client kills and seed, and the handler served **without** the
 server helper (\`npm run chaos -- --unguarded\`). Clients still send one key per operation and
 retry it; nothing on the server reads it. Result: **${control.duplicates.toLocaleString('en-US')} operations took effect more than once**
 (${control.effects.toLocaleString('en-US')} effects for ${control.ops.toLocaleString('en-US')} operations), ${control.lost} lost, ${control.changedKeys} changed keys. ${
