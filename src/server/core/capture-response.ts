@@ -65,6 +65,9 @@ export async function captureResponse(claim: Claim, response: Response): Promise
       const chunk = bytesOf(result.value);
       unsent.push(chunk);
       keep(chunk);
+      // Past the limit nothing is kept, and a body whose reads all answer at once (a generator)
+      // would otherwise be read whole into memory before a byte is sent, or forever if endless.
+      if (kept === undefined) break;
     }
   } catch (error) {
     await claim.release(RELEASE_REASONS.aborted, status);

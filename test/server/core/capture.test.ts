@@ -152,6 +152,33 @@ describe('stored responses', () => {
     },
   );
 
+  it('streams a body produced without waiting once it passes maxBodyBytes, rather than reading it all first', async () => {
+    // Each pull answers at once (a generator, an in-memory export), so the eager read never sees
+    // a pending read. It read such a body to its end before answering: all of it in memory, and
+    // an endless one (here 4 MiB against an 8 KiB limit) never answered at all.
+    let pulls = 0;
+    const chunk = new Uint8Array(1024).fill(66);
+    const big = () => {
+      pulls = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (++pulls > 4096) controller.close();
+          else controller.enqueue(chunk);
+        },
+      });
+    };
+    const t = setup(async () => new Response(big()), { maxBodyBytes: 8 * 1024 });
+    const response = await t.guarded(post('k'));
+    // The limit, plus the few chunks a stream reads ahead.
+    expect(pulls).toBeLessThan(16);
+    expect((await response.arrayBuffer()).byteLength).toBe(4096 * 1024);
+    expect(t.events).toContainEqual(
+      expect.objectContaining({ type: 'release', reason: 'too-large' }),
+    );
+    await (await t.guarded(post('k'))).arrayBuffer();
+    expect(t.runs).toBe(2);
+  });
+
   it('stores a body of exactly maxBodyBytes', async () => {
     const t = setup(async () => new Response(new Uint8Array(250).fill(1)), { maxBodyBytes: 250 });
     await (await t.guarded(post('k'))).arrayBuffer();
