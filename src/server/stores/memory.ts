@@ -4,8 +4,8 @@ import { StoreError } from './store-error.ts';
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Most records kept at once. When full, the oldest completed (or expired) records are dropped,
-   * 1 % of the bound at a time; a new claim never evicts an in-flight one (it would let a
+   * Most records kept at once. When full, expired records are dropped, then the oldest completed
+   * ones, down to 1 % below the bound; a new claim never evicts an in-flight one (it would let a
    * duplicate run).
    * @default 10_000
    */
@@ -34,6 +34,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const now = options.now ?? Date.now;
   // Insertion order doubles as age order, which eviction relies on.
   const records = new Map<string, StoreRecord>();
+  // No record expires before this: lowered by each write, made exact by each sweep. While it is
+  // ahead of the clock, making room needs no scan for expired records.
+  let soonest = Number.POSITIVE_INFINITY;
+  const put = (id: string, record: StoreRecord): void => {
+    records.set(id, record);
+    if (record.expiresAt < soonest) soonest = record.expiresAt;
+  };
 
   const live = (id: string): StoreRecord | undefined => {
     const record = records.get(id);
@@ -50,7 +57,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
   const sweep = (): void => {
     const time = now();
-    for (const [id, record] of records) if (record.expiresAt <= time) records.delete(id);
+    let next = Number.POSITIVE_INFINITY;
+    for (const [id, record] of records) {
+      if (record.expiresAt <= time) records.delete(id);
+      else if (record.expiresAt < next) next = record.expiresAt;
+    }
+    soonest = next;
   };
 
   // When full, evict oldest first down to a margin below the bound, not one record per claim:
@@ -60,10 +72,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const margin = Math.max(1, Math.floor(maxRecords / 100));
   const makeRoom = (): boolean => {
     if (records.size < maxRecords) return true;
-    const time = now();
     const target = maxRecords - margin;
+    // Every expired record before any live one: age in the Map is not age of expiry (routes with
+    // their own ttlMs may share a store), and an evicted live record lets a retry run again.
+    if (soonest <= now()) sweep();
+    if (records.size <= target) return true;
     for (const [id, record] of records) {
-      if (record.state === 'completed' || record.expiresAt <= time) records.delete(id);
+      if (record.state === 'completed') records.delete(id);
       if (records.size <= target) return true;
     }
     return records.size < maxRecords;
@@ -81,13 +96,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       if (!makeRoom()) {
         throw new StoreError('claim', `memory store is full of in-flight records (${maxRecords})`);
       }
-      records.set(id, { ...record });
+      put(id, { ...record });
       return undefined;
     },
     takeOver(id, expected, record) {
       const current = held(id, expected.owner);
       if (current === undefined || current.leaseUntil !== expected.leaseUntil) return false;
-      records.set(id, { ...record });
+      put(id, { ...record });
       return true;
     },
     renew(id, owner, leaseUntil) {
@@ -102,7 +117,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       if (held(id, owner) === undefined) return false;
       // Re-insert so a completed record ages from its completion, not its claim.
       records.delete(id);
-      records.set(id, { ...record });
+      put(id, { ...record });
       return true;
     },
     release(id, owner) {

@@ -51,6 +51,25 @@ describe('memoryStore', () => {
     await store.close?.();
   });
 
+  it('drops expired records before a live completed one, wherever they stand in age', async () => {
+    // Two routes with their own ttlMs share the store: the older record is the longer-lived one.
+    let time = 1_000;
+    const store = memoryStore({ maxRecords: 2, now: () => time });
+    for (const [id, expiresAt] of [
+      ['day-long', 90_000],
+      ['minute-long', 1_100],
+    ] as const) {
+      const record = inFlight({ leaseUntil: 1_050, expiresAt });
+      await store.claim(id, record);
+      await store.complete(id, record.owner, completed({ expiresAt }));
+    }
+    time = 2_000;
+    expect(await store.claim('new', inFlight({ expiresAt: 90_000 }))).toBeUndefined();
+    // Evicting it would let a retry of that request run its handler a second time.
+    expect((await store.get('day-long'))?.state).toBe('completed');
+    await store.close?.();
+  });
+
   it('makes room by sweeping expired records first', async () => {
     let time = 1_000;
     const store = memoryStore({ maxRecords: 2, now: () => time });
