@@ -1,5 +1,9 @@
+import { InvalidOptionsError } from '../core/invalid-options-error.ts';
 import type { CompletedRecord, InFlightRecord, Store, StoreRecord } from './store.ts';
 import { StoreError } from './store-error.ts';
+
+// The longest delay a Node timer keeps (a signed 32-bit count of ms).
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -11,7 +15,8 @@ export interface MemoryStoreOptions {
    */
   maxRecords?: number;
   /**
-   * How often expired records are swept, in ms; the timer does not keep the process alive.
+   * How often expired records are swept, in ms; the timer does not keep the process alive. `0`
+   * or `Infinity` sweeps never (expired records still count as absent, and go when room is made).
    * @default 60_000
    */
   sweepIntervalMs?: number;
@@ -31,6 +36,14 @@ export interface MemoryStoreOptions {
  */
 export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const maxRecords = options.maxRecords ?? 10_000;
+  // A bound of 0 or NaN would refuse every claim: each guarded request a 503.
+  if (!Number.isInteger(maxRecords) || maxRecords < 1) {
+    throw new InvalidOptionsError('maxRecords', `expected an integer ≥ 1, got ${maxRecords}`);
+  }
+  const sweepMs = options.sweepIntervalMs ?? 60_000;
+  if (!(sweepMs >= 0)) {
+    throw new InvalidOptionsError('sweepIntervalMs', `expected a number ≥ 0, got ${sweepMs}`);
+  }
   const now = options.now ?? Date.now;
   // Insertion order doubles as age order, which eviction relies on.
   const records = new Map<string, StoreRecord>();
@@ -84,8 +97,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     return records.size < maxRecords;
   };
 
-  const timer = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
-  (timer as { unref?: () => void }).unref?.();
+  // Node runs a timer of 0, Infinity or more than 2^31 - 1 ms every millisecond: a full scan of
+  // the records a thousand times a second. So 0 and Infinity set none, and longer ones the longest.
+  const timer =
+    sweepMs > 0 && sweepMs !== Number.POSITIVE_INFINITY
+      ? setInterval(sweep, Math.min(sweepMs, MAX_TIMER_MS))
+      : undefined;
+  (timer as { unref?: () => void } | undefined)?.unref?.();
 
   return {
     claim(id: string, record: InFlightRecord) {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { idempotency } from '../../../src/server/core/idempotency.ts';
+import { InvalidOptionsError } from '../../../src/server/core/invalid-options-error.ts';
 import { recordId } from '../../../src/server/core/record-id.ts';
 import { memoryStore } from '../../../src/server/stores/memory.ts';
 import { StoreError } from '../../../src/server/stores/store-error.ts';
@@ -68,6 +69,31 @@ describe('memoryStore', () => {
     // Evicting it would let a retry of that request run its handler a second time.
     expect((await store.get('day-long'))?.state).toBe('completed');
     await store.close?.();
+  });
+
+  it('refuses a bound it cannot keep at creation, instead of answering every claim with a StoreError', () => {
+    for (const maxRecords of [0, -1, 1.5, Number.NaN]) {
+      expect(() => memoryStore({ maxRecords })).toThrow(InvalidOptionsError);
+    }
+    expect(() => memoryStore({ sweepIntervalMs: -1 })).toThrow(InvalidOptionsError);
+    expect(() => memoryStore({ sweepIntervalMs: Number.NaN })).toThrow(InvalidOptionsError);
+  });
+
+  it('sweeps never with sweepIntervalMs 0 or Infinity, not every millisecond', async () => {
+    // Node runs a timer of 0, NaN, Infinity or more than 2^31 - 1 ms every 1 ms: a full scan of
+    // the records a thousand times a second.
+    const spy = vi.spyOn(globalThis, 'setInterval');
+    try {
+      for (const sweepIntervalMs of [0, Number.POSITIVE_INFINITY, 2 ** 40]) {
+        spy.mockClear();
+        const store = memoryStore({ sweepIntervalMs });
+        const delays = spy.mock.calls.map((call) => call[1] as number);
+        expect(delays.every((delay) => delay >= 1_000 && delay <= 2 ** 31 - 1)).toBe(true);
+        await store.close?.();
+      }
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('makes room by sweeping expired records first', async () => {
