@@ -135,7 +135,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       if (held(id, owner) === undefined) return false;
       // Re-insert so a completed record ages from its completion, not its claim.
       records.delete(id);
-      put(id, { ...record });
+      put(id, owned(record));
       return true;
     },
     release(id, owner) {
@@ -152,4 +152,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       records.clear();
     },
   };
+}
+
+/**
+ * The record with a body of its own: a view on a larger buffer (a chunk of a Node stream is a
+ * view on 64 KiB, a small Buffer one on an 8 KiB pool) would keep all of that alive for the
+ * record's life, far beyond what `maxRecords` suggests. Copied only then.
+ */
+function owned(record: CompletedRecord): CompletedRecord {
+  const body = record.response.body;
+  if (body.byteLength === body.buffer.byteLength) return { ...record };
+  // Not body.slice(): on a Buffer that is a view too.
+  return { ...record, response: { ...record.response, body: new Uint8Array(body) } };
 }

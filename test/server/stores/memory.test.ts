@@ -1,8 +1,10 @@
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { idempotency } from '../../../src/server/core/idempotency.ts';
 import { InvalidOptionsError } from '../../../src/server/core/invalid-options-error.ts';
 import { recordId } from '../../../src/server/core/record-id.ts';
 import { memoryStore } from '../../../src/server/stores/memory.ts';
+import type { CompletedRecord } from '../../../src/server/stores/store.ts';
 import { StoreError } from '../../../src/server/stores/store-error.ts';
 import { completed, failureOf, inFlight, testStore } from './contract.ts';
 
@@ -94,6 +96,28 @@ describe('memoryStore', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('keeps the bytes of a stored body, not the larger buffer it was a view of', async () => {
+    // A chunk from a Node stream (Readable.toWeb) is a view on a 64 KiB buffer: a 2-byte answer
+    // kept as is held all of it, so 10,000 records of a few bytes could hold 640 MiB.
+    const store = memoryStore();
+    const guarded = idempotency({ store, scope: () => 't' })(
+      async () =>
+        new Response(Readable.toWeb(Readable.from([Buffer.from('ok')])) as ReadableStream),
+    );
+    const request = () =>
+      new Request('http://api.test/charges', {
+        method: 'POST',
+        headers: { 'idempotency-key': 'k' },
+        body: 'x',
+      });
+    expect(await (await guarded(request())).text()).toBe('ok');
+    const record = (await store.get(recordId('t', 'k'))) as CompletedRecord;
+    expect(new TextDecoder().decode(record.response.body)).toBe('ok');
+    expect(record.response.body.buffer.byteLength).toBe(2);
+    expect(await (await guarded(request())).text()).toBe('ok');
+    await store.close?.();
   });
 
   it('makes room by sweeping expired records first', async () => {
