@@ -89,7 +89,39 @@ describe('fingerprint', () => {
     );
     // Integer-like keys: property order puts 9 before 10, string order does not.
     expect(canonicalJson({ 9: 'a', 10: 'b' })).toBe('{"10":"b","9":"a"}');
-    expect(canonicalJson({ when: new Date(0) })).toBe('{"when":{}}');
+  });
+
+  describe('a body the framework parsed with values JSON.parse never makes', () => {
+    // A parser with a reviver (dates), or json-bigint for integers beyond 2^53: each such body
+    // printed alike, so a key reused with another date or amount replayed the other's response.
+    const parsed = (json: unknown) => fingerprint({ ...base, body: undefined, json });
+
+    it('writes what toJSON gives, as JSON.stringify does: a Date by its time', () => {
+      expect(canonicalJson({ when: new Date(0) })).toBe('{"when":"1970-01-01T00:00:00.000Z"}');
+      expect(parsed({ when: new Date(1) })).not.toBe(parsed({ when: new Date(2) }));
+      expect(parsed([new Date(1)])).not.toBe(parsed([new Date(2)]));
+      expect(parsed({ b: new Date(0), a: 1 })).toBe(
+        fingerprint({ ...base, body: '{"a":1,"b":"1970-01-01T00:00:00.000Z"}' }),
+      );
+    });
+
+    it('tells BigInts apart, and prints one as the number its text would be', () => {
+      expect(parsed({ to: 9007199254740993n })).not.toBe(parsed({ to: 9007199254740992n }));
+      expect(parsed(9007199254740993n)).not.toBe(parsed(9007199254740992n));
+      expect(parsed({ n: [9007199254740993n, 5n] })).toBe(
+        fingerprint({ ...base, body: '{"n":[9007199254740993,5]}' }),
+      );
+    });
+
+    it('never gives two bodies it cannot write one print', () => {
+      const broken = (id: number) => ({
+        id,
+        toJSON() {
+          throw new Error('cannot');
+        },
+      });
+      expect(parsed(broken(1))).not.toBe(parsed(broken(2)));
+    });
   });
 
   describe('numbers a double cannot hold', () => {
