@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { root, scratchDir, typeCheck } from './support/type-check.ts';
 
 /**
  * Users copy code from the docs: every ```ts block of these pages must compile against the public
@@ -17,8 +16,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * - `<!-- snippet: fragment: <why> -->` skips a block that is deliberately partial. Keep them rare.
  * A block for contributors may import the repository's tests as `#test/…` in its context.
  */
-const root = join(import.meta.dirname, '..', '..');
-
 const DOCS = [
   'README.md',
   'docs/README.md',
@@ -100,69 +97,6 @@ function extract(doc: string): Snippet[] {
   return snippets;
 }
 
-/** `oncely/server/express` → `<root>/src/server/adapters/express.ts`, from package.json. */
-function subpaths(): Record<string, string[]> {
-  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-    exports: Record<string, string | { types: string }>;
-  };
-  const paths: Record<string, string[]> = {};
-  for (const [subpath, target] of Object.entries(manifest.exports)) {
-    if (typeof target === 'string') continue;
-    const source = target.types.replace(/^\.\/dist\//, 'src/').replace(/\.d\.ts$/, '.ts');
-    paths[subpath === '.' ? 'oncely' : `oncely/${subpath.slice(2)}`] = [join(root, source)];
-  }
-  // For blocks addressed to contributors (a new store or journal joins its contract suite).
-  paths['#test/*'] = [join(root, 'test', '*')];
-  return paths;
-}
-
-interface Diagnostic {
-  file: string;
-  line: number;
-  text: string;
-}
-
-function typeCheck(dir: string, files: string[]): Diagnostic[] {
-  const compilerOptions = {
-    target: 'ES2023',
-    lib: ['ES2023', 'DOM', 'DOM.Iterable'],
-    module: 'NodeNext',
-    moduleResolution: 'NodeNext',
-    types: ['node'],
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    // What the sources need to be compiled from .ts (they import './x.ts').
-    allowImportingTsExtensions: true,
-    paths: subpaths(),
-  };
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files }));
-  const result = spawnSync(
-    join(root, 'node_modules', '.bin', 'tsc'),
-    ['-p', join(dir, 'tsconfig.json'), '--pretty', 'false'],
-    { cwd: dir, encoding: 'utf8' },
-  );
-  const diagnostics: Diagnostic[] = [];
-  for (const row of `${result.stdout}${result.stderr}`.split('\n')) {
-    const match = /^(.+?)\((\d+),\d+\): (error .*)$/.exec(row);
-    if (match) {
-      diagnostics.push({
-        file: match[1] as string,
-        line: Number(match[2]),
-        text: match[3] as string,
-      });
-    } else if (row.trim() && diagnostics.length > 0) {
-      (diagnostics.at(-1) as Diagnostic).text += `\n${row}`;
-    } else if (row.trim()) {
-      diagnostics.push({ file: '', line: 0, text: row });
-    }
-  }
-  if (result.status !== 0 && diagnostics.length === 0) {
-    diagnostics.push({ file: '', line: 0, text: `tsc exited ${result.status}` });
-  }
-  return diagnostics;
-}
-
 const snippets = DOCS.flatMap(extract);
 const checked = snippets.filter((snippet) => snippet.fragment === undefined);
 /** Errors by snippet name, as `docs/x.md:LINE: error TS…`. */
@@ -171,9 +105,7 @@ const elsewhere: string[] = [];
 let dir: string;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'oncely-snippets-'));
-  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
-  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  dir = scratchDir('oncely-snippets-');
   const byFile = new Map<string, Snippet>();
   checked.forEach((snippet, index) => {
     const file = `${String(index).padStart(2, '0')}-${snippet.doc.replaceAll('/', '-')}.ts`;
@@ -182,16 +114,7 @@ beforeAll(() => {
     writeFileSync(join(dir, file), text);
     byFile.set(file, snippet);
   });
-  // tsc reports only syntax errors while any file has one: a block that does not parse is
-  // reported, and the others are checked again without it.
-  let diagnostics = typeCheck(dir, [...byFile.keys()]);
-  const unparsed = new Set(
-    diagnostics.filter((d) => /^error TS1\d{3}:/.test(d.text)).map((d) => d.file),
-  );
-  if (unparsed.size > 0) {
-    const rest = [...byFile.keys()].filter((file) => !unparsed.has(file));
-    diagnostics = [...diagnostics.filter((d) => unparsed.has(d.file)), ...typeCheck(dir, rest)];
-  }
+  const diagnostics = typeCheck(dir, [...byFile.keys()]);
   for (const diagnostic of diagnostics) {
     // tsc runs in `dir`: a block's file is named as written, anything else by a path.
     const snippet = byFile.get(diagnostic.file);
