@@ -41,7 +41,12 @@ export interface IdempotencyOptions {
   /**
    * How a key is made when the call does not give one; validated as a given key is.
    * @default newKey (a v4 UUID from the CSPRNG)
-   * @example `generateKey: () => newKey({ version: 'v7' })`
+   * @example
+   * ```ts
+   * import { newKey } from 'oncely';
+   *
+   * const options = idempotency({ generateKey: () => newKey({ version: 'v7' }) });
+   * ```
    */
   generateKey?: () => string;
   /** @default a new RetryBudget() shared by every call made with these options */

@@ -9,7 +9,10 @@ import type { FetchFunction } from './transport.ts';
 export interface ClientOptions extends OperationsOptions {
   /**
    * Base against which relative URLs are resolved (WHATWG URL rules: `new URL(input, baseUrl)`).
-   * @example 'https://api.example.com/v1/'
+   * @example
+   * ```ts
+   * baseUrl: 'https://api.example.com/v1/'
+   * ```
    */
   baseUrl?: string | URL;
   /**
@@ -42,8 +45,14 @@ export interface ClientOptions extends OperationsOptions {
    * operations without a `key` builder. Called once per logical call, never per attempt; what it
    * returns is validated as a given key is (`InvalidKeyError` before anything is sent).
    * @default newKey (a v4 UUID from the CSPRNG)
-   * @example `generateKey: () => newKey({ version: 'v7' })` for keys that sort by creation time
-   * @example `generateKey: () => 'web-' + newKey()` to tell this client's keys apart in server logs
+   * @example
+   * ```ts
+   * generateKey: () => newKey({ version: 'v7' }), // keys that sort by creation time
+   * ```
+   * @example
+   * ```ts
+   * generateKey: () => 'web-' + newKey(), // this client's keys, told apart in server logs
+   * ```
    */
   generateKey?: () => string;
   /**
@@ -55,7 +64,10 @@ export interface ClientOptions extends OperationsOptions {
   /**
    * Headers sent with every request; a call's own headers win. A function is called at send time,
    * so credentials never need to be journaled: a resumed operation sends the current token.
-   * @example `headers: async () => ({ Authorization: 'Bearer ' + (await session.token()) })`
+   * @example
+   * ```ts
+   * headers: async () => ({ Authorization: 'Bearer ' + (await session.token()) })
+   * ```
    */
   headers?: HeadersSource;
   /**

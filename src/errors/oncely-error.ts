@@ -7,7 +7,10 @@ const brand = Symbol.for('oncely.error');
  * @example
  * ```ts
  * try { await client.post('/charges', { json }) }
- * catch (error) { if (isOncelyError(error, 'RETRY_LIMIT')) console.log(error.attempts) }
+ * catch (error) {
+ *   if (isRetryLimitError(error)) console.log(error.attempts); // a typed guard, where one exists
+ *   else if (isOncelyError(error)) console.log(error.code);    // any of them, by its stable code
+ * }
  * ```
  */
 export class OncelyError extends Error {

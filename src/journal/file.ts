@@ -76,7 +76,10 @@ export interface FileJournalOptions {
    * Called once at open when torn or corrupt lines were found and skipped, such as after a crash
    * in the middle of a write or a hand edit. Without it, each such open warns once through
    * `console.warn`.
-   * @example `fileJournal(path, { onRecover: (r) => log.warn('journal recovered', r) })`
+   * @example
+   * ```ts
+   * fileJournal('./var/operations.journal', { onRecover: (r) => log.warn('journal recovered', r) })
+   * ```
    */
   onRecover?: (report: RecoveryReport) => void;
   /** Clock, for tests. @default Date.now */
@@ -135,7 +138,9 @@ interface Pending {
  *
  * @example
  * ```ts
+ * import { createClient } from 'oncely';
  * import { fileJournal } from 'oncely/node';
+ *
  * const client = createClient({ journal: fileJournal('./var/operations.journal'), resume: true });
  * ```
  */

@@ -39,8 +39,10 @@ export interface StrictStore extends UseStore {
  *
  * @example
  * ```ts
+ * import { set } from 'idb-keyval';
+ *
  * const store = createStrictStore('my-app', 'kv');
- * await set('k', value, store); // on disk when this resolves
+ * await set('k', { draft: true }, store); // on disk when this resolves
  * ```
  */
 export function createStrictStore(
@@ -132,7 +134,9 @@ export function createStrictStore(
  *
  * @example
  * ```ts
+ * import { createClient } from 'oncely';
  * import { indexedDbJournal } from 'oncely/browser';
+ *
  * const client = createClient({ journal: indexedDbJournal({ database: 'shop-oncely' }), resume: true });
  * ```
  */

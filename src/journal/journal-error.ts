@@ -20,7 +20,7 @@ export type JournalAction =
  * @example
  * ```ts
  * try { await op.run(input) }
- * catch (error) { if (isOncelyError(error, 'JOURNAL_FAILED')) showOfflineBanner(error.action) }
+ * catch (error) { if (error instanceof JournalError) showOfflineBanner(error.action) }
  * ```
  */
 export class JournalError extends OncelyError {

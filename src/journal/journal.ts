@@ -136,11 +136,13 @@ export interface JournalLock {
  *
  * @example
  * ```ts
+ * import { fileJournal } from 'oncely/node';
+ *
  * const journal = fileJournal('./operations.journal');
  * await journal.put(entry);                        // on disk when this resolves
  * await journal.update(entry.id, { state: 'running', attempts: 1 });
  * const lock = await journal.lock();               // undefined if another tab/process resumes
- * if (lock) try { for (const e of await journal.list()) … } finally { await lock.release() }
+ * if (lock) try { console.log(await journal.list()) } finally { await lock.release() }
  * ```
  */
 export interface Journal {
@@ -180,7 +182,7 @@ export interface Journal {
  * @returns `fn`'s result, or `undefined` when the lock was held elsewhere and `wait` is false.
  * @example
  * ```ts
- * const resumed = await withJournalLock(journal, () => resumeAll(journal));
+ * const resumed = await withJournalLock(journal, () => journal.list());
  * if (resumed === undefined) console.log('another tab or process is resuming');
  * ```
  */

@@ -7,7 +7,8 @@ import { OncelyError } from '../errors/oncely-error.ts';
  *
  * @example
  * ```ts
- * catch (error) { if (isOncelyError(error, 'NOT_PERSISTABLE')) console.log(error.bodyType) }
+ * try { await upload.run(file) }
+ * catch (error) { if (error instanceof NotPersistableError) console.log(error.bodyType) }
  * ```
  */
 export class NotPersistableError extends OncelyError {

@@ -25,7 +25,10 @@ export interface SerializeOptions {
    * More header names never to write (any case), on top of `Authorization`, `Cookie` and
    * `Proxy-Authorization`, such as an API key header.
    * @default []
-   * @example `serializeRequest(request, { secretHeaders: ['x-api-key'] })`
+   * @example
+   * ```ts
+   * serializeRequest(request, { secretHeaders: ['x-api-key'] })
+   * ```
    */
   secretHeaders?: readonly string[];
 }
@@ -39,7 +42,7 @@ export interface SerializeOptions {
  * @example
  * ```ts
  * const persisted = serializeRequest(
- *   { url: '/charges', method: 'POST', headers: { authorization: 'Bearer …' }, json: { amount: 5 } },
+ *   { url: '/charges', method: 'POST', headers: { authorization: 'Bearer abc' }, json: { amount: 5 } },
  * ); // { url: '/charges', method: 'POST', headers: [], body: { type: 'json', value: { amount: 5 } } }
  * ```
  */

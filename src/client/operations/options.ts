@@ -25,7 +25,12 @@ export interface OperationsOptions {
    * use `fileJournal(path)` from `oncely/node` or `indexedDbJournal()` from `oncely/browser` to
    * resume after a crash or reload.
    * @default memoryJournal()
-   * @example `createClient({ journal: indexedDbJournal(), resume: true })`
+   * @example
+   * ```ts
+   * import { indexedDbJournal } from 'oncely/browser';
+   *
+   * const client = createClient({ journal: indexedDbJournal(), resume: true });
+   * ```
    */
   journal?: Journal;
   /**
@@ -38,7 +43,10 @@ export interface OperationsOptions {
    * Header names never written to the journal, on top of `Authorization`, `Cookie` and
    * `Proxy-Authorization`. Give them back at send time through `headers` as a function.
    * @default []
-   * @example `secretHeaders: ['x-api-key']`
+   * @example
+   * ```ts
+   * secretHeaders: ['x-api-key']
+   * ```
    */
   secretHeaders?: readonly string[];
   /**
@@ -62,7 +70,10 @@ export interface OperationsOptions {
   /**
    * An operation outlived `operationLifetimeMs` and will not be sent again. Its record stays in the
    * journal, state `expired`, for the application to decide.
-   * @example `onExpired: (entry) => ui.warn(`Order ${entry.input.id} was not confirmed`)`
+   * @example
+   * ```ts
+   * onExpired: (entry) => ui.warn(entry.name + ' was not confirmed, key ' + entry.key)
+   * ```
    */
   onExpired?: (entry: JournalEntry) => void | Promise<void>;
   /**

@@ -42,7 +42,7 @@ export type ExpressIdempotencyOptions = NodeIdempotencyOptions<Request>;
  *
  * const app = express();
  * app.use(express.json());
- * app.post('/charges', idempotency({ store, scope: (req) => req.get('x-api-key') ?? 'anonymous' }),
+ * app.post('/charges', idempotency({ store, scope: (req) => accountOf(req) }), // the verified account
  *   async (req, res) => { res.status(201).json(await createCharge(req.body)) });
  * ```
  */

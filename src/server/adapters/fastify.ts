@@ -63,7 +63,7 @@ type WithState = FastifyRequest & { [STATE]?: State };
  * ```ts
  * import { idempotencyHooks } from 'oncely/server/fastify';
  *
- * app.post('/charges', { ...idempotencyHooks({ store, scope: (req) => String(req.headers['x-api-key']) }) },
+ * app.post('/charges', { ...idempotencyHooks({ store, scope: (req) => accountOf(req) }) }, // verified account
  *   async (request, reply) => reply.code(201).send(await createCharge(request.body)));
  * ```
  */
@@ -83,7 +83,7 @@ export function idempotencyHooks(options: FastifyIdempotencyOptions = {}): Idemp
  * import { idempotency } from 'oncely/server/fastify';
  *
  * const app = Fastify();
- * await app.register(idempotency({ store, scope: (req) => String(req.headers['x-api-key']) }));
+ * await app.register(idempotency({ store, scope: (req) => accountOf(req) })); // the verified account
  * app.post('/charges', async (request, reply) => reply.code(201).send(await createCharge(request.body)));
  * ```
  */

@@ -49,7 +49,7 @@ const EMPTY = new Uint8Array(0);
  * import { idempotency } from 'oncely/server/hono';
  *
  * const app = new Hono();
- * app.post('/charges', idempotency({ store, scope: (c) => c.req.header('x-api-key') ?? 'anonymous' }),
+ * app.post('/charges', idempotency({ store, scope: (c) => accountOf(c) }), // the verified account
  *   async (c) => c.json(await createCharge(await c.req.json()), 201));
  * ```
  */

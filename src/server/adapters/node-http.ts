@@ -53,7 +53,7 @@ const UNGUARDED: IdempotencyContext<never> = Object.freeze({
  * import { createServer } from 'node:http';
  * import { idempotency } from 'oncely/server/node';
  *
- * const guarded = idempotency({ store, scope: (req) => String(req.headers['x-api-key']) })(
+ * const guarded = idempotency({ store, scope: (req) => accountOf(req) })( // the verified account
  *   async (req, res, { key }) => {
  *     res.writeHead(201, { 'content-type': 'application/json' });
  *     res.end(JSON.stringify(await createCharge(req, key)));

@@ -16,6 +16,7 @@ export const OPERATION_ERROR_CODES = {
  * True for an {@link OperationPendingError}, across realms and bundles (it checks the code).
  * @example
  * ```ts
+ * try { await pay.run(order) }
  * catch (error) { if (isOperationPendingError(error)) showQueued(error.retryAt) }
  * ```
  */
