@@ -6,7 +6,7 @@ import type { CoreOptions } from './options.ts';
 import { RequestBodyTooLargeError } from './request-body-too-large-error.ts';
 import { joinBody } from './runtime.ts';
 import { requestLimit } from './settings.ts';
-import type { Transaction } from './transaction.ts';
+import type { Transaction, TransactResult } from './transaction.ts';
 import type { IdempotencyContext, PlainResponse } from './types.ts';
 
 /** A handler the helper guards: a web-standard one, with the key's context as second argument. */
@@ -143,6 +143,12 @@ async function run<Tx>(
   // no Response, or one whose body getter throws, must free the key too, not leave it held.
   try {
     const response = await handler(request, { key: claim.key, scope: claim.scope, tx: undefined });
+    // A network error (Response.error(), status 0) is no answer: stored, its replay could not
+    // even be built, and every retry would fail until the record expired.
+    if (response.type === 'error') {
+      await claim.release(RELEASE_REASONS.aborted);
+      return response;
+    }
     const { status, headers } = response;
     // Not stored anyway (401, 5xx…), or nothing to capture: settle without touching the body.
     if (!claim.willStore(status) || response.body === null) {
@@ -156,23 +162,40 @@ async function run<Tx>(
   }
 }
 
+/** What a transactional handler answered, read whole. */
+interface Answer {
+  status: number;
+  statusText: string;
+  headers: Headers;
+  body: Uint8Array;
+}
+
 async function transact<Tx>(
   transaction: Transaction,
   handler: IdempotentHandler<Tx>,
   request: Request,
 ): Promise<Response> {
   const { key, scope } = transaction;
-  const result = await transaction.run(async (tx: Tx) => {
-    const response = await handler(request, { key, scope, tx });
-    // Read inside the transaction: the body is stored in the same commit as the handler's writes.
-    const body = response.body === null ? EMPTY : new Uint8Array(await response.arrayBuffer());
-    return {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-      body,
-    };
-  });
+  let result: TransactResult<Answer>;
+  try {
+    result = await transaction.run(async (tx: Tx) => {
+      const response = await handler(request, { key, scope, tx });
+      // No answer to store (see run): thrown, so the handler's writes roll back with the key.
+      if (response.type === 'error') throw new NetworkErrorAnswer(response);
+      // Read inside the transaction: the body is stored in the same commit as the handler's writes.
+      const body = response.body === null ? EMPTY : new Uint8Array(await response.arrayBuffer());
+      const answer: Answer = {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+        body,
+      };
+      return answer;
+    });
+  } catch (error) {
+    if (error instanceof NetworkErrorAnswer) return error.response;
+    throw error;
+  }
   if (result.kind === 'respond') return toResponse(result.response);
   const { status, statusText, headers } = result.response;
   return new Response(NULL_BODY_STATUSES.has(status) ? null : (result.body as BodyInit), {
@@ -180,6 +203,14 @@ async function transact<Tx>(
     statusText,
     headers,
   });
+}
+
+/** Carries a handler's network error answer out of a transaction it rolls back. */
+class NetworkErrorAnswer {
+  readonly response: Response;
+  constructor(response: Response) {
+    this.response = response;
+  }
 }
 
 /** A web `Response` from a plain one (a problem or a replay). */

@@ -185,6 +185,22 @@ describe('idempotency(): the answers table', () => {
     );
   });
 
+  it('releases the key when the handler answers a network error (Response.error())', async () => {
+    // Status 0 is no answer: stored, every retry for ttlMs failed to build its replay (a
+    // RangeError), and the handler never ran again.
+    let fail = true;
+    const t = setup(async () => (fail ? Response.error() : new Response('ok', { status: 201 })));
+    expect((await t.guarded(post('k'))).type).toBe('error');
+    fail = false;
+    const retry = await t.guarded(post('k'));
+    expect(retry.status).toBe(201);
+    expect(await retry.text()).toBe('ok');
+    expect(t.runs).toBe(2);
+    expect(t.events).toContainEqual(
+      expect.objectContaining({ type: 'release', reason: 'aborted' }),
+    );
+  });
+
   it.each(['GET', 'HEAD', 'OPTIONS'])(
     'ignores a key on %s: the handler always runs',
     async (method) => {

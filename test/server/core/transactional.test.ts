@@ -111,6 +111,20 @@ describe('transactional mode', () => {
     expect(t.committed).toEqual([]);
   });
 
+  it('rolls back on a network error answer (Response.error()), so a retry runs again', async () => {
+    let fail = true;
+    const t = guard((tx) => {
+      tx.writes.push(fail ? 'half done' : 'done');
+      return fail ? Response.error() : new Response('ok', { status: 201 });
+    });
+    expect((await t.guarded(post('k'))).type).toBe('error');
+    expect(t.committed).toEqual([]);
+    fail = false;
+    expect((await t.guarded(post('k'))).status).toBe(201);
+    expect(t.committed).toEqual(['done']);
+    expect(t.runs).toBe(2);
+  });
+
   it('answers 500 for a response too large to store: nothing committed, no false success', async () => {
     const t = guard(
       (tx) => {
