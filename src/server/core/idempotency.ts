@@ -143,12 +143,6 @@ async function run<Tx>(
   // no Response, or one whose body getter throws, must free the key too, not leave it held.
   try {
     const response = await handler(request, { key: claim.key, scope: claim.scope, tx: undefined });
-    // A network error (Response.error(), status 0) is no answer: stored, its replay could not
-    // even be built, and every retry would fail until the record expired.
-    if (response.type === 'error') {
-      await claim.release(RELEASE_REASONS.aborted);
-      return response;
-    }
     const { status, headers } = response;
     // Not stored anyway (401, 5xx…), or nothing to capture: settle without touching the body.
     if (!claim.willStore(status) || response.body === null) {

@@ -152,6 +152,19 @@ describe('createEngine: the adapters’ contract', () => {
     expect(events.map((event) => event.type)).toEqual(['claim', 'not-stored', 'release']);
   });
 
+  it('releases instead of storing a status no replay can carry (a web network error is 0)', async () => {
+    const events: IdempotencyEvent[] = [];
+    const e = engine(events);
+    const decision = await begin(e, request('k'));
+    if (decision.kind !== 'proceed') throw new Error('expected proceed');
+    expect(decision.claim.willStore(0)).toBe(false);
+    expect(await decision.claim.complete({ status: 0, headers: {}, body: '' })).toBe(
+      CLAIM_OUTCOMES.released,
+    );
+    expect(events.at(-1)).toMatchObject({ type: 'release', reason: 'aborted', status: 0 });
+    expect((await begin(e, request('k'))).kind).toBe('proceed');
+  });
+
   it('throws what the scope function throws, before touching the store', async () => {
     const e = createEngine<NodeRequest>({
       scope: () => {
