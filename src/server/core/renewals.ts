@@ -1,3 +1,6 @@
+// The longest delay a Node timer keeps (a signed 32-bit count of ms).
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What the shared renewal timer needs of a claim. */
 export interface Renewable {
   leaseUntil: number;
@@ -23,7 +26,9 @@ export class Renewals {
   add(claim: Renewable): void {
     this.#claims.add(claim);
     if (this.#timer !== undefined) return;
-    this.#timer = setInterval(() => this.#tick(), Math.max(1, Math.floor(this.#leaseMs / 3)));
+    // Capped: Node runs a longer timer (leaseMs past 75 days) every millisecond instead.
+    const every = Math.min(MAX_TIMER_MS, Math.max(1, Math.floor(this.#leaseMs / 3)));
+    this.#timer = setInterval(() => this.#tick(), every);
     (this.#timer as { unref?: () => void }).unref?.();
   }
 

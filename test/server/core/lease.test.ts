@@ -137,6 +137,31 @@ describe('lease, takeover and owner token', () => {
     await store.close?.();
   });
 
+  it('renews a lease longer than a Node timer can wait without waking every millisecond', async () => {
+    // Node runs a timer of more than 2^31 - 1 ms every 1 ms: leaseMs / 3 past that is 75 days.
+    const spy = vi.spyOn(globalThis, 'setInterval');
+    try {
+      const hold = gate();
+      const t = setup(
+        async () => {
+          await hold.wait;
+          return new Response('done', { status: 201 });
+        },
+        { leaseMs: 300 * 24 * 3_600_000 },
+      );
+      const first = t.guarded(post('k'));
+      await tick();
+      const delays = spy.mock.calls.map((call) => call[1] as number);
+      expect(delays.length).toBeGreaterThan(0);
+      expect(delays.every((delay) => delay >= 1_000 && delay <= 2 ** 31 - 1)).toBe(true);
+      hold.open();
+      await (await first).text();
+      await t.store.close?.();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('reports a lost lease when renewal finds another owner', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const time = clock(0);
