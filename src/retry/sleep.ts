@@ -1,5 +1,4 @@
-/** The longest delay a timer takes: setTimeout fires at once (after 1 ms) beyond it. */
-export const MAX_TIMER_MS = 2_147_483_647;
+import { MAX_TIMER_MS } from '../timer-limit.ts';
 
 /**
  * Waits `ms` milliseconds, or rejects with the signal's reason as soon as it aborts: a backoff

@@ -1,6 +1,6 @@
 /** The command line of `oncely check`, read into {@link CheckArgs}, or a usage error. */
 import type { KeyFormat } from '../../protocol.ts';
-import { MAX_TIMER_MS } from '../../retry/sleep.ts';
+import { MAX_TIMER_MS } from '../../timer-limit.ts';
 
 /** What `oncely check` was asked to probe. */
 export interface CheckArgs {

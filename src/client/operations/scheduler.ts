@@ -1,5 +1,4 @@
-// setTimeout's delay is a signed 32-bit number of ms; a longer one fires at once.
-const MAX_DELAY = 2 ** 31 - 1;
+import { MAX_TIMER_MS } from '../../timer-limit.ts';
 
 interface Slot {
   timer: ReturnType<typeof setTimeout>;
@@ -30,11 +29,11 @@ export function createScheduler(run: (id: string) => void): Scheduler {
     const timer = setTimeout(
       () => {
         // A wait beyond setTimeout's range is made of several timers.
-        if (at - Date.now() > MAX_DELAY) return arm(id, at, serverTimed);
+        if (at - Date.now() > MAX_TIMER_MS) return arm(id, at, serverTimed);
         slots.delete(id);
         run(id);
       },
-      Math.min(Math.max(0, at - Date.now()), MAX_DELAY),
+      Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS),
     );
     (timer as { unref?: () => void }).unref?.();
     slots.set(id, { timer, at, serverTimed });

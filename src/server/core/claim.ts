@@ -72,7 +72,7 @@ export class Claim {
 
   /** Whether a response with `status` would be stored: if not, adapters need not capture its body. */
   willStore(status: number): boolean {
-    return isFinal(status) && this.#runtime.notStoredReason(status) === undefined;
+    return this.#runtime.notStoredReason(status) === undefined;
   }
 
   /** True once complete or release was called. */
@@ -89,9 +89,6 @@ export class Claim {
   complete(response: HandlerResponse): ClaimOutcome | Promise<ClaimOutcome> {
     if (this.#settled) return CLAIM_OUTCOMES.settled;
     const runtime = this.#runtime;
-    // A network error (a web Response.error(), status 0) is no answer: stored, its replay could
-    // not even be built, and every retry would fail until the record expired.
-    if (!isFinal(response.status)) return this.release(RELEASE_REASONS.aborted, response.status);
     const reason = runtime.notStoredReason(response.status);
     if (reason !== undefined) return this.release(reason, response.status);
     const body = joinBody(response.body);
@@ -221,9 +218,4 @@ export class Claim {
     }
     return CLAIM_OUTCOMES.lost;
   }
-}
-
-/** A status a final response can carry and a replay can be built with (RFC 9110 §15). */
-function isFinal(status: number): boolean {
-  return status >= 200 && status <= 599;
 }

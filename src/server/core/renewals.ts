@@ -1,5 +1,4 @@
-// The longest delay a Node timer keeps (a signed 32-bit count of ms).
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { MAX_TIMER_MS } from '../../timer-limit.ts';
 
 /** What the shared renewal timer needs of a claim. */
 export interface Renewable {

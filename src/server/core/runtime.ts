@@ -1,4 +1,5 @@
 import { REPLAYED_HEADER } from '../../protocol.ts';
+import { MAX_TIMER_MS } from '../../timer-limit.ts';
 import {
   type CompletedRecord,
   type InFlightRecord,
@@ -53,6 +54,9 @@ export class Runtime {
 
   /** Why a handler's answer with `status` is not stored, or undefined when it is. */
   notStoredReason(status: number): ReleaseReason | undefined {
+    // Not a final answer (RFC 9110 §15): a web network error (Response.error()) has status 0.
+    // Stored, its replay could not even be built, and every retry would fail until it expired.
+    if (!(status >= 200 && status <= 599)) return RELEASE_REASONS.aborted;
     if (NOT_STORED_STATUSES.has(status)) return RELEASE_REASONS.status;
     if (status >= 500 && !this.settings.storeServerErrors) return RELEASE_REASONS.serverError;
     return undefined;
@@ -130,7 +134,8 @@ export class Runtime {
     const build = this.settings.problem;
     if (build === undefined) return problemJson(problem);
     try {
-      return toPlainProblem(problem, await build(problem));
+      // Awaited here: a Response whose body fails to read must fall back like a throwing builder.
+      return await toPlainProblem(problem, await build(problem));
     } catch (error) {
       // The answer must still go out: the standard problem+json, and the builder's bug logged.
       this.settings.logger.warn(
@@ -206,5 +211,6 @@ export function waitPolls(settings: Settings): number {
 }
 
 export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  // Capped: a longer timer fires after 1 ms. Waking early only polls the store once more.
+  return new Promise((resolve) => setTimeout(resolve, Math.min(ms, MAX_TIMER_MS)));
 }

@@ -1,9 +1,7 @@
+import { MAX_TIMER_MS } from '../../timer-limit.ts';
 import { InvalidOptionsError } from '../core/invalid-options-error.ts';
 import type { CompletedRecord, InFlightRecord, Store, StoreRecord } from './store.ts';
 import { StoreError } from './store-error.ts';
-
-// The longest delay a Node timer keeps (a signed 32-bit count of ms).
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {

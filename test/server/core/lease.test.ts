@@ -282,3 +282,19 @@ describe('wait: a concurrent duplicate waits for the first response', () => {
     expect(t.runs).toBe(2);
   });
 });
+
+describe('wait with a poll interval past what a timer keeps', () => {
+  it('sleeps the longest a timer can, instead of polling every millisecond', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { sleep } = await import('../../../src/server/core/runtime.ts');
+    let woke = false;
+    void sleep(2 ** 31 + 1_000).then(() => {
+      woke = true;
+    });
+    // Node fires a longer timer after 1 ms; the fake clock keeps Node's rule.
+    await vi.advanceTimersByTimeAsync(10);
+    expect(woke).toBe(false);
+    await vi.advanceTimersByTimeAsync(2 ** 31);
+    expect(woke).toBe(true);
+  });
+});

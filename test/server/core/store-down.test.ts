@@ -162,6 +162,24 @@ describe('problem shaping', () => {
     expect(warnings.join('\n')).toContain('envelope broke');
   });
 
+  it('answers with problem+json when the Response the problem builder returned cannot be read', async () => {
+    const warnings: string[] = [];
+    const broken = () =>
+      new ReadableStream({
+        pull(controller) {
+          controller.error(new Error('envelope body broke'));
+        },
+      });
+    const t = setup(undefined, {
+      problem: ({ status }) => new Response(broken(), { status }),
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    const missing = await t.guarded(post(undefined));
+    expect(missing.status).toBe(400);
+    expect(missing.headers.get('content-type')).toBe('application/problem+json');
+    expect(warnings.join('\n')).toContain('envelope body broke');
+  });
+
   it('uses problemBaseUri for the type URIs', async () => {
     const t = setup(undefined, { problemBaseUri: 'https://api.example.com/errors/' });
     expect(await problemOf(await t.guarded(post('')))).toMatchObject({

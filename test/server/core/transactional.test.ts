@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createEngine } from '../../../src/server/core/engine.ts';
 import { idempotency } from '../../../src/server/core/idempotency.ts';
 import { memoryStore } from '../../../src/server/stores/memory.ts';
 import type { TransactionalStore } from '../../../src/server/stores/store.ts';
@@ -123,6 +124,34 @@ describe('transactional mode', () => {
     expect((await t.guarded(post('k'))).status).toBe(201);
     expect(t.committed).toEqual(['done']);
     expect(t.runs).toBe(2);
+  });
+
+  it('rolls back a status no replay can carry in any adapter driving the transaction', async () => {
+    // Hono's transactional path hands Transaction.run its own answers, without the web wrapper's
+    // Response.error() check: the transaction itself must refuse a status outside 200-599.
+    const { store, committed } = transactionalMemory();
+    const events: string[] = [];
+    const engine = createEngine<null>({
+      store,
+      transactional: true,
+      scope: () => 'tenant',
+      onEvent: (event) => events.push(event.type),
+    });
+    const decision = await engine.begin({
+      method: 'POST',
+      path: '/charges',
+      header: (name) => (name.toLowerCase() === 'idempotency-key' ? 'k' : undefined),
+      body: undefined,
+      request: null,
+    });
+    if (decision.kind !== 'transact') throw new Error(`expected transact, got ${decision.kind}`);
+    const result = await decision.transaction.run(async (tx: Tx) => {
+      tx.writes.push('half done');
+      return { status: 0, headers: new Headers(), body: new Uint8Array(0) };
+    });
+    expect(result).toMatchObject({ kind: 'ran', stored: false });
+    expect(committed).toEqual([]);
+    expect(events).toContain('release');
   });
 
   it('answers 500 for a response too large to store: nothing committed, no false success', async () => {
