@@ -1,6 +1,7 @@
 /** `oncely/server/express`: the idempotency helper as Express 5 middleware. */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createEngine, type Decision, type Engine } from '../core/engine.ts';
+import { isJsonContentType } from '../core/fingerprint.ts';
 import { isPromise } from '../core/is-promise.ts';
 import { requestLimit } from '../core/settings.ts';
 import type { BeginInput, IdempotencyContext } from '../core/types.ts';
@@ -58,8 +59,13 @@ export function idempotency(options: ExpressIdempotencyOptions = {}): RequestHan
       request: req,
     };
     if (parsed === undefined) input.body = () => readBody(req, limit);
-    else if (typeof parsed === 'string' || parsed instanceof Uint8Array) input.body = parsed;
-    else input.json = parsed;
+    else if (parsed instanceof Uint8Array) input.body = parsed;
+    // A string is the text of a text body, or the value of a JSON body that is a string
+    // (`"5"`, with express.json({ strict: false })): as bytes that would be re-read as JSON, and
+    // match the body `5`. As in the Fastify adapter.
+    else if (typeof parsed === 'string' && !isJsonContentType(req.headers['content-type'])) {
+      input.body = parsed;
+    } else input.json = parsed;
     let decided: Decision | Promise<Decision>;
     try {
       decided = engine.begin(input);

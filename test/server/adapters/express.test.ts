@@ -97,6 +97,31 @@ describe('express adapter, two guards on one route', () => {
   });
 });
 
+describe('express adapter, a JSON body that is a string', () => {
+  it('tells the string "5" from the number 5 (express.json({ strict: false }))', async () => {
+    let runs = 0;
+    const app = express();
+    app.use(express.json({ strict: false }));
+    app.post('/x', idempotency({ scope: () => 't', logger: { warn() {} } }), (req, res) => {
+      runs++;
+      res.status(201).json({ got: req.body });
+    });
+    const server = await listen(createServer(app));
+    onTestFinished(() => server.close());
+    const send = (body: string) =>
+      fetch(`${server.url}/x`, {
+        method: 'POST',
+        headers: { 'idempotency-key': 'k', 'content-type': 'application/json' },
+        body,
+      });
+    expect(await (await send('"5"')).text()).toBe('{"got":"5"}');
+    // The same key with another body: 422, not the first request's answer replayed.
+    expect((await send('5')).status).toBe(422);
+    expect((await send(' "5" ')).headers.get('idempotent-replayed')).toBe('true');
+    expect(runs).toBe(1);
+  });
+});
+
 describe('express adapter, body already read', () => {
   it('refuses with 500 rather than fingerprint a request whose body it cannot see', async () => {
     let runs = 0;
