@@ -75,10 +75,12 @@ declare const app: FastifyInstance;`,
   'src/server/adapters/hono.ts#1': ROUTE,
   'src/server/adapters/node-http.ts#1': ROUTE,
   'src/server/core/engine.ts#1': `import type { IncomingMessage } from 'node:http';
-declare const store: Store; declare const req: IncomingMessage; declare const bytes: Uint8Array;`,
+declare const store: Store; declare const req: IncomingMessage; declare const bytes: Uint8Array;
+declare function accountOf(request: IncomingMessage): string;`,
   'src/server/core/idempotency.ts#1': `declare const store: Store;
 declare const scope: (request: Request) => string;`,
   'src/server/core/idempotency.ts#2': `${ROUTE}\nimport type { RedisCommander } from 'oncely/server/redis';\ndeclare const client: RedisCommander;`,
+  'src/server/core/options.ts#1': 'declare function accountOf(request: unknown): string;',
   'src/server/core/options.ts#3': 'declare const logger: { info(fields: object): void };',
   'src/server/stores/memory.ts#1': HANDLER,
   'src/server/stores/postgres.ts#1': `import type { IdempotentHandler } from 'oncely/server';\n${HANDLER}`,
@@ -91,12 +93,7 @@ declare const scope: (request: Request) => string;`,
  * src/server/stores/memory.ts): expected to fail, so the set must shrink as they are fixed (an
  * example that compiles again fails here until it is removed).
  */
-const KNOWN_BROKEN = new Set<string>([
-  // `req.method` and `req.url` may be undefined: `method: req.method ?? 'GET', path: req.url ?? '/'`.
-  'src/server/core/engine.ts#1',
-  // `redisStore` is not imported: `import { redisStore } from 'oncely/server/redis';`.
-  'src/server/core/idempotency.ts#2',
-]);
+const KNOWN_BROKEN = new Set<string>([]);
 
 interface Example {
   /** `src/key/key-from.ts#2`: the file's second `@example` (stable while lines above it move). */

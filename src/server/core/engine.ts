@@ -93,8 +93,8 @@ export class Engine<Req = Request> {
   /**
    * Decides what to do with one request: validate its key, claim it, or answer from the store.
    * See {@link Decision}. It answers synchronously when nothing it needs is asynchronous (the
-   * body and scope are at hand and the store is synchronous, as the memory and SQLite stores
-   * are), and with a promise otherwise: `await` it.
+   * body and scope are at hand and the store is synchronous, as the memory store is), and with a
+   * promise otherwise: `await` it.
    */
   begin(input: BeginInput<Req>): Decision | Promise<Decision> {
     const method = input.method.toUpperCase();
@@ -285,8 +285,14 @@ function respond(response: PlainResponse): Decision {
  *
  * @example
  * ```ts
- * const engine = createEngine<IncomingMessage>({ store, scope: (req) => String(req.headers['x-api-key']) });
- * const decision = await engine.begin({ method: req.method, path: req.url, header: (name) => req.headers[name], body: bytes, request: req });
+ * const engine = createEngine<IncomingMessage>({ store, scope: (req) => accountOf(req) });
+ * const decision = await engine.begin({
+ *   method: req.method ?? 'GET',
+ *   path: req.url ?? '/',
+ *   header: (name) => req.headers[name],
+ *   body: bytes,
+ *   request: req,
+ * });
  * ```
  */
 export function createEngine<Req = Request>(options: CoreOptions<Req> = {}): Engine<Req> {

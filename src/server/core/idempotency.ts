@@ -47,9 +47,11 @@ const EMPTY = new Uint8Array(0);
  *
  * @example
  * ```ts
+ * import { redisStore } from 'oncely/server/redis';
+ *
  * const guarded = idempotency({
  *   store: redisStore(client),
- *   scope: (request) => request.headers.get('x-api-key') ?? 'anonymous',
+ *   scope: (request) => accountOf(request), // the account your authentication verified
  * })(async (request) => Response.json(await createCharge(await request.json()), { status: 201 }));
  * ```
  */

@@ -37,7 +37,7 @@ export interface CoreOptions<Req = Request> {
    * the helper warns once.
    * @example
    * ```ts
-   * scope: (request) => request.headers.get('authorization') ?? 'anonymous'
+   * scope: (request) => accountOf(request) // the consumer your authentication verified
    * ```
    */
   scope?: (request: Req) => string | Promise<string>;

@@ -8,8 +8,8 @@ export interface Renewable {
 
 /**
  * One timer per engine renews every claim whose handler has run a third of its lease, instead of
- * a timer per request: most handlers finish long before, so the common path sets no timer at all
- * and the interval stops itself once nothing is left to renew.
+ * a timer per request: a request only joins a set, and the interval, started by the first claim,
+ * stops itself at a tick that finds nothing left to renew.
  */
 export class Renewals {
   readonly #claims = new Set<Renewable>();
