@@ -18,6 +18,14 @@ export interface MemoryStoreOptions {
    * @default 60_000
    */
   sweepIntervalMs?: number;
+  /**
+   * Told when the store, full, drops completed records that had not expired: a retry of one of
+   * those keys runs its handler again. `evicted` counts them; `keptMs` is how long the newest of
+   * them had been kept, so how far back the store still remembers answers (raise `maxRecords`,
+   * or use a durable store, when that is shorter than your clients retry).
+   * @default a warning through `console.warn`, once per store
+   */
+  onEvict?: (eviction: { evicted: number; keptMs: number }) => void;
   /** Clock, for tests. @default Date.now */
   now?: () => number;
 }
@@ -81,6 +89,18 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   // table, so a scan per claim cost about 8 µs per request at 10,000 records (issue 4's figures);
   // one scan per `margin` claims costs a fraction of that.
   const margin = Math.max(1, Math.floor(maxRecords / 100));
+  let warned = false;
+  const onEvict =
+    options.onEvict ??
+    (({ evicted, keptMs }: { evicted: number; keptMs: number }) => {
+      if (warned) return;
+      warned = true;
+      console.warn(
+        `oncely: memoryStore is full (maxRecords ${maxRecords}) and dropped ${evicted} stored ` +
+          `responses before they expired; it now remembers answers for ${Math.round(keptMs / 1000)} s, ` +
+          'and a retry after that runs its handler again. Raise maxRecords, or use a durable store.',
+      );
+    });
   const makeRoom = (): boolean => {
     if (records.size < maxRecords) return true;
     const target = maxRecords - margin;
@@ -88,9 +108,24 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     // their own ttlMs may share a store), and an evicted live record lets a retry run again.
     if (soonest <= now()) sweep();
     if (records.size <= target) return true;
+    let evicted = 0;
+    let completedAt = 0;
     for (const [id, record] of records) {
-      if (record.state === 'completed') records.delete(id);
-      if (records.size <= target) return true;
+      if (record.state === 'completed') {
+        records.delete(id);
+        evicted++;
+        completedAt = record.completedAt;
+      }
+      if (records.size <= target) break;
+    }
+    // Unexpired, every one (the sweep above took the expired): told, as the answer they held is
+    // now forgotten early.
+    if (evicted > 0) {
+      try {
+        onEvict({ evicted, keptMs: Math.max(0, now() - completedAt) });
+      } catch {
+        // A hook's failure must not fail the claim that made room.
+      }
     }
     return records.size < maxRecords;
   };

@@ -44,6 +44,54 @@ describe('memoryStore', () => {
     await store.close?.();
   });
 
+  it('tells onEvict how many unexpired answers it dropped, and how long it kept them', async () => {
+    let time = 10_000;
+    const evictions: { evicted: number; keptMs: number }[] = [];
+    const store = memoryStore({
+      maxRecords: 200,
+      now: () => time,
+      onEvict: (eviction) => evictions.push(eviction),
+    });
+    for (let i = 0; i < 200; i++) {
+      const record = inFlight({ expiresAt: time + 3_600_000 });
+      await store.claim(`done-${i}`, record);
+      await store.complete(`done-${i}`, record.owner, completed({ completedAt: time }));
+      time += 10;
+    }
+    expect(evictions).toEqual([]);
+    await store.claim('new', inFlight({ expiresAt: time + 3_600_000 }));
+    // done-0 and done-1 went; done-1 was completed at 10,010, 1,990 ms before.
+    expect(evictions).toEqual([{ evicted: 2, keptMs: 1_990 }]);
+    await store.close?.();
+  });
+
+  it('warns once by default when it drops unexpired answers, and a throwing hook fails nothing', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const fill = async (store: ReturnType<typeof memoryStore>, from: number) => {
+      for (let i = from; i < from + 3; i++) {
+        const record = inFlight();
+        await store.claim(`k-${i}`, record);
+        await store.complete(`k-${i}`, record.owner, completed());
+      }
+    };
+    const store = memoryStore({ maxRecords: 2 });
+    await fill(store, 0);
+    await fill(store, 3);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]?.[0])).toContain('maxRecords 2');
+    warn.mockRestore();
+    await store.close?.();
+    const throwing = memoryStore({
+      maxRecords: 2,
+      onEvict: () => {
+        throw new Error('hook broke');
+      },
+    });
+    await fill(throwing, 0);
+    expect(await throwing.get('k-2')).toBeDefined();
+    await throwing.close?.();
+  });
+
   it('refuses a claim with a StoreError when every record is in flight', async () => {
     const store = memoryStore({ maxRecords: 2 });
     await store.claim('a', inFlight());
