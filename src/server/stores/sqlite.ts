@@ -138,7 +138,9 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
       `CREATE INDEX IF NOT EXISTS ${indexName(options.table ?? DEFAULT_TABLE, 'expires_at')} ON ${table} (expires_at)`,
     );
   } catch (error) {
-    if (db?.isOpen) db.close();
+    try {
+      db?.close();
+    } catch {}
     throw new StoreError('open', `cannot open SQLite database ${JSON.stringify(path)}`, {
       cause: error,
     });
@@ -183,6 +185,20 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
   // lock is held only while the queue runs, never across a turn, so other connections (in this
   // process or another) are never left waiting on a transaction that cannot end.
   let queue: Queued[] = [];
+  let closed = false;
+  // `isTransaction` came in Node 22.16 (this store supports 22.13): without it, BEGIN tells,
+  // failing inside a transaction and otherwise opening one, ended at once.
+  const inTransaction = (): boolean => {
+    const known = db.isTransaction as boolean | undefined;
+    if (known !== undefined) return known;
+    try {
+      db.exec('BEGIN');
+    } catch {
+      return true;
+    }
+    db.exec('ROLLBACK');
+    return false;
+  };
   const flush = (): void => {
     const batch = queue;
     if (batch.length === 0) return;
@@ -200,7 +216,7 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
       } catch (error) {
         // A statement's own failure undoes that statement only; one that ends the transaction
         // (a full disk, an I/O error) undoes every write before it in the batch too.
-        if (!db.isTransaction) {
+        if (!inTransaction()) {
           for (const item of batch) item.fail(error);
           return;
         }
@@ -211,7 +227,7 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
     try {
       db.exec('COMMIT');
     } catch (error) {
-      if (db.isTransaction) db.exec('ROLLBACK');
+      if (inTransaction()) db.exec('ROLLBACK');
       for (let i = 0; i < batch.length; i++) if (results[i] !== FAILED) batch[i]?.fail(error);
       return;
     }
@@ -302,9 +318,12 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
     close: () =>
       run('close', () => {
         clearInterval(timer);
-        // Writes still queued run first: their callers are waiting for them.
-        if (queue.length > 0 && db.isOpen) flush();
-        if (db.isOpen) db.close();
+        // Writes still queued run first: their callers are waiting for them. (`isOpen` came in
+        // Node 22.15: the store keeps its own flag.)
+        if (closed) return;
+        flush();
+        closed = true;
+        db.close();
       }),
   };
 }

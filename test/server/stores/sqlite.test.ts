@@ -11,6 +11,36 @@ import { sqliteStore } from '../../../src/server/stores/sqlite.ts';
 import { StoreError } from '../../../src/server/stores/store-error.ts';
 import { completed, failureOf, inFlight, testStore } from './contract.ts';
 
+/**
+ * sqliteStore on a DatabaseSync that lacks `names`, as on the Node versions the package supports
+ * from before they were added (isOpen in 22.15, isTransaction in 22.16). Its errors are another
+ * module instance's StoreError.
+ */
+async function onNodeWithout(
+  ...names: ('isOpen' | 'isTransaction')[]
+): Promise<typeof sqliteStore> {
+  vi.resetModules();
+  vi.doMock('node:sqlite', async (importOriginal) => {
+    const real = await importOriginal<typeof import('node:sqlite')>();
+    function OlderDatabaseSync(...args: ConstructorParameters<typeof DatabaseSync>) {
+      const db = new real.DatabaseSync(...args);
+      return new Proxy(db, {
+        get(target, name) {
+          if ((names as (string | symbol)[]).includes(name)) return undefined;
+          const value = Reflect.get(target, name, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    }
+    return { ...real, DatabaseSync: OlderDatabaseSync };
+  });
+  try {
+    return (await import('../../../src/server/stores/sqlite.ts')).sqliteStore;
+  } finally {
+    vi.doUnmock('node:sqlite');
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'oncely-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -203,6 +233,62 @@ describe('sqliteStore', () => {
       expect(await store.claim('x', inFlight())).toBeUndefined();
       expect((await store.get('x'))?.state).toBe('in-flight');
       await store.close();
+    });
+
+    // isTransaction came in Node 22.16 and isOpen in 22.15; the package supports 22.13.
+    it('fails a write alone and goes on, on a Node without isTransaction', async () => {
+      const sqliteStore = await onNodeWithout('isTransaction');
+      const path = join(dir, 'no-is-transaction.db');
+      const store = sqliteStore(path);
+      const owner = inFlight();
+      await store.claim('done', owner);
+      const bad = completed();
+      bad.response.headers = [['x-big', 1n as unknown as string]];
+      const [a, b, c] = await Promise.allSettled([
+        store.claim('a', inFlight()),
+        store.complete('done', owner.owner, bad),
+        store.claim('c', inFlight()),
+      ]);
+      expect(a).toEqual({ status: 'fulfilled', value: undefined });
+      expect(b.status).toBe('rejected');
+      expect(c).toEqual({ status: 'fulfilled', value: undefined });
+      // The transaction ended: the next batch commits, and another connection may write.
+      expect(await store.claim('next', inFlight())).toBeUndefined();
+      const other = sqliteStore({ path, busyTimeoutMs: 100 });
+      expect(await other.claim('other', inFlight())).toBeUndefined();
+      await other.close();
+      await store.close();
+    });
+
+    it('ends the transaction of a failed commit, on a Node without isTransaction', async () => {
+      const sqliteStore = await onNodeWithout('isTransaction');
+      const store = sqliteStore(join(dir, 'no-is-transaction-commit.db'));
+      await store.claim('warm', inFlight());
+      const real = DatabaseSync.prototype.exec;
+      let failNext = true;
+      vi.spyOn(DatabaseSync.prototype, 'exec').mockImplementation(function (
+        this: DatabaseSync,
+        sql,
+      ) {
+        if (sql === 'COMMIT' && failNext) {
+          failNext = false;
+          throw new Error('disk I/O error');
+        }
+        return real.call(this, sql);
+      });
+      await expect(store.claim('x', inFlight())).rejects.toMatchObject({ operation: 'claim' });
+      expect(await store.claim('x', inFlight())).toBeUndefined();
+      await store.close();
+    });
+
+    it('flushes and closes on a Node without isOpen', async () => {
+      const sqliteStore = await onNodeWithout('isOpen');
+      const store = sqliteStore(join(dir, 'no-is-open.db'));
+      const claimed = store.claim('queued', inFlight());
+      await store.close();
+      expect(await claimed).toBeUndefined();
+      // Closed: a later call fails instead of using a database that was meant to be shut.
+      await expect(store.get('queued')).rejects.toMatchObject({ operation: 'get' });
     });
 
     it('runs writes still queued when the store is closed', async () => {
