@@ -203,31 +203,36 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
     const batch = queue;
     if (batch.length === 0) return;
     queue = [];
-    try {
-      db.exec('BEGIN IMMEDIATE');
-    } catch (error) {
-      for (const item of batch) item.fail(error);
-      return;
-    }
     const results: unknown[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      try {
-        results[i] = (batch[i] as Queued).work();
-      } catch (error) {
-        // A statement's own failure undoes that statement only; one that ends the transaction
-        // (a full disk, an I/O error) undoes every write before it in the batch too.
-        if (!inTransaction()) {
-          for (const item of batch) item.fail(error);
-          return;
-        }
-        results[i] = FAILED;
-        (batch[i] as Queued).fail(error);
-      }
-    }
+    // Runs in a setImmediate callback: nothing may escape it (an uncaught exception ends the
+    // process), and every caller of the batch must be answered.
     try {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        // The transaction of an earlier batch whose ROLLBACK failed: end it, and begin again.
+        if (!inTransaction()) throw error;
+        db.exec('ROLLBACK');
+        db.exec('BEGIN IMMEDIATE');
+      }
+      for (let i = 0; i < batch.length; i++) {
+        try {
+          results[i] = (batch[i] as Queued).work();
+        } catch (error) {
+          // A statement's own failure undoes that statement only; one that ends the transaction
+          // (a full disk, an I/O error) undoes every write before it in the batch too.
+          if (!inTransaction()) throw error;
+          results[i] = FAILED;
+          (batch[i] as Queued).fail(error);
+        }
+      }
       db.exec('COMMIT');
     } catch (error) {
-      if (inTransaction()) db.exec('ROLLBACK');
+      // BEGIN, the transaction or its COMMIT failed: none of the batch is kept. A ROLLBACK that
+      // fails too leaves the transaction open, for the next batch to end.
+      try {
+        if (inTransaction()) db.exec('ROLLBACK');
+      } catch {}
       for (let i = 0; i < batch.length; i++) if (results[i] !== FAILED) batch[i]?.fail(error);
       return;
     }

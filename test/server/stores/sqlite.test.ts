@@ -235,6 +235,34 @@ describe('sqliteStore', () => {
       await store.close();
     });
 
+    it('answers every write of a batch whose commit and rollback both fail', async () => {
+      const store = sqliteStore(join(dir, 'rollback-fails.db'));
+      await store.claim('warm', inFlight());
+      const real = DatabaseSync.prototype.exec;
+      const failing = new Set(['COMMIT', 'ROLLBACK']);
+      vi.spyOn(DatabaseSync.prototype, 'exec').mockImplementation(function (
+        this: DatabaseSync,
+        sql,
+      ) {
+        if (failing.delete(sql)) throw new Error(`${sql}: disk I/O error`);
+        return real.call(this, sql);
+      });
+      // Before, the ROLLBACK's error escaped the setImmediate callback (an uncaught exception,
+      // which ends a Node process) and neither claim was ever answered.
+      const outcomes = await Promise.allSettled([
+        store.claim('x', inFlight()),
+        store.claim('y', inFlight()),
+      ]);
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        expect(((outcome as PromiseRejectedResult).reason as StoreError).operation).toBe('claim');
+      }
+      // The transaction the failed ROLLBACK left open is ended by the next batch, which goes on.
+      expect(await store.claim('x', inFlight())).toBeUndefined();
+      expect((await store.get('x'))?.state).toBe('in-flight');
+      await store.close();
+    }, 2_000);
+
     // isTransaction came in Node 22.16 and isOpen in 22.15; the package supports 22.13.
     it('fails a write alone and goes on, on a Node without isTransaction', async () => {
       const sqliteStore = await onNodeWithout('isTransaction');
