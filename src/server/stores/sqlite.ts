@@ -117,6 +117,9 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(path, { timeout: busyTimeoutMs });
+    // The `timeout` option came in Node 22.16 (this store supports 22.13) and is ignored before:
+    // without the pragma, a BEGIN IMMEDIATE facing another process's lock failed at once.
+    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(busyTimeoutMs) || 0)}`);
     // WAL lets readers run beside the one writer, across processes; `:memory:` stays in memory.
     // Switching a new file to WAL fails at once with SQLITE_BUSY while a sibling process opens
     // it in the same instant (SQLite calls no busy handler there), so that is retried here.

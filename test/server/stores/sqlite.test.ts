@@ -13,17 +13,21 @@ import { completed, failureOf, inFlight, testStore } from './contract.ts';
 
 /**
  * sqliteStore on a DatabaseSync that lacks `names`, as on the Node versions the package supports
- * from before they were added (isOpen in 22.15, isTransaction in 22.16). Its errors are another
- * module instance's StoreError.
+ * from before they were added (isOpen in 22.15; isTransaction and the constructor's `timeout`
+ * option in 22.16). Its errors are another module instance's StoreError.
  */
 async function onNodeWithout(
-  ...names: ('isOpen' | 'isTransaction')[]
+  ...names: ('isOpen' | 'isTransaction' | 'timeout')[]
 ): Promise<typeof sqliteStore> {
   vi.resetModules();
   vi.doMock('node:sqlite', async (importOriginal) => {
     const real = await importOriginal<typeof import('node:sqlite')>();
     function OlderDatabaseSync(...args: ConstructorParameters<typeof DatabaseSync>) {
-      const db = new real.DatabaseSync(...args);
+      const [path, options] = args;
+      const db = new real.DatabaseSync(
+        path,
+        names.includes('timeout') ? { ...options, timeout: undefined } : options,
+      );
       return new Proxy(db, {
         get(target, name) {
           if ((names as (string | symbol)[]).includes(name)) return undefined;
@@ -108,6 +112,30 @@ describe('sqliteStore', () => {
     );
     expect(outputs.flat()).toEqual([]);
   }, 30_000);
+
+  it('waits for another process holding the write lock, on a Node without the timeout option', async () => {
+    const sqliteStore = await onNodeWithout('timeout');
+    const path = join(dir, 'busy.db');
+    const store = sqliteStore({ path, busyTimeoutMs: 5_000 });
+    await store.claim('warm', inFlight());
+    // Another process takes the write lock, says so, and keeps it for 300 ms.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('node:sqlite').DatabaseSync)(${JSON.stringify(path)});
+        db.exec('BEGIN IMMEDIATE');
+        process.stdout.write('locked\\n');
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+        db.exec('COMMIT');`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await once(holder.stdout, 'data');
+    expect(await store.claim('busy', inFlight())).toBeUndefined();
+    await once(holder, 'exit');
+    await store.close();
+  }, 10_000);
 
   it('sweeps expired rows and keeps live ones', async () => {
     let time = 1_000_000;
