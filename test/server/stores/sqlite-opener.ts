@@ -17,7 +17,9 @@ for (let round = 0; round < Number(rounds); round++) {
   try {
     const store = sqliteStore(join(dir, `${round}.db`));
     const now = Date.now();
-    store.claim(randomUUID(), {
+    // Awaited: a claim that failed unawaited was an unhandled rejection, which ended this process
+    // without its report (the claim is a promise since the group commit).
+    await store.claim(randomUUID(), {
       state: 'in-flight',
       fingerprint: 'fp',
       owner: randomUUID(),
