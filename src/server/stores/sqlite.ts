@@ -68,6 +68,14 @@ interface Queued {
 /** Marks a queued write whose statement failed (its caller is already told). */
 const FAILED: unique symbol = Symbol('failed');
 
+/**
+ * Most writes in one transaction. `node:sqlite` is synchronous, so a batch holds the event loop
+ * while it runs: about 8 ms for 1,000 claims on a file with `synchronous: 'full'` (196 ms for
+ * 50,000). A larger queue goes in several batches, a turn apart, so a flood of writes neither
+ * stalls every request for long nor lets one failed commit fail all of them.
+ */
+const MAX_BATCH = 1_000;
+
 // SQLite's primary result code for "another connection holds the lock".
 const SQLITE_BUSY = 5;
 
@@ -203,9 +211,11 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
     return false;
   };
   const flush = (): void => {
-    const batch = queue;
-    if (batch.length === 0) return;
-    queue = [];
+    if (queue.length === 0) return;
+    const batch = queue.length <= MAX_BATCH ? queue : queue.slice(0, MAX_BATCH);
+    queue = queue.length <= MAX_BATCH ? [] : queue.slice(MAX_BATCH);
+    // A queue that is not empty always has a flush coming (write() schedules the first).
+    if (queue.length > 0) setImmediate(flush);
     const results: unknown[] = [];
     // Runs in a setImmediate callback: nothing may escape it (an uncaught exception ends the
     // process), and every caller of the batch must be answered.
@@ -329,7 +339,7 @@ export function sqliteStore(pathOrOptions: string | SqliteStoreOptions = {}): Sq
         // Writes still queued run first: their callers are waiting for them. (`isOpen` came in
         // Node 22.15: the store keeps its own flag.)
         if (closed) return;
-        flush();
+        while (queue.length > 0) flush();
         closed = true;
         db.close();
       }),

@@ -195,6 +195,18 @@ describe('sqliteStore', () => {
       await store.close();
     });
 
+    it('splits a flood of writes into batches of at most 1,000, a turn apart', async () => {
+      const store = sqliteStore(join(dir, 'flood.db'));
+      const count = commits();
+      const claims = Array.from({ length: 2_500 }, (_, i) => store.claim(`flood-${i}`, inFlight()));
+      expect(await Promise.all(claims)).toEqual(Array(2_500).fill(undefined));
+      expect(count()).toBe(3);
+      // close() runs every write still queued, however many batches that takes.
+      const queued = Array.from({ length: 1_500 }, (_, i) => store.claim(`late-${i}`, inFlight()));
+      await store.close();
+      expect(await Promise.all(queued)).toEqual(Array(1_500).fill(undefined));
+    });
+
     it('answers a write only once another connection can read it', async () => {
       const path = join(dir, 'visible.db');
       const store = sqliteStore(path);
