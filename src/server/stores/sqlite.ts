@@ -91,8 +91,12 @@ function retryBusy(db: DatabaseSync, sql: string, timeoutMs: number): void {
       db.exec(sql);
       return;
     } catch (error) {
-      const code = (error as { errcode?: unknown }).errcode;
-      const busy = typeof code === 'number' && (code & 0xff) === SQLITE_BUSY;
+      const { errcode, message } = error as { errcode?: unknown; message?: unknown };
+      // By its code, or by SQLite's own message where an older Node gives no `errcode`.
+      const busy =
+        typeof errcode === 'number'
+          ? (errcode & 0xff) === SQLITE_BUSY
+          : typeof message === 'string' && message.includes('database is locked');
       if (!busy || Date.now() >= deadline) throw error;
       Atomics.wait(pause, 0, 0, 5);
     }
