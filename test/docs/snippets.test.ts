@@ -1,6 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileCases } from './support/compile-cases.ts';
 import { root, scratchDir, typeCheck } from './support/type-check.ts';
 
 /**
@@ -152,16 +153,7 @@ describe('the code blocks of the docs', () => {
 
   const names = checked.map((snippet) => snippet.name);
   const rows = checked.map((snippet) => [snippet.name, snippet.line] as const);
-  it.each(rows.filter(([name]) => !KNOWN_BROKEN.has(name)))('compiles %s (line %i)', (name) => {
-    expect(errors.get(name) ?? []).toEqual([]);
-  });
-
-  it.fails.each(rows.filter(([name]) => KNOWN_BROKEN.has(name)))(
-    'still does not compile %s (line %i; listed in KNOWN_BROKEN)',
-    (name) => {
-      expect(errors.get(name) ?? []).toEqual([]);
-    },
-  );
+  compileCases(rows, errors, KNOWN_BROKEN);
 
   it('lists in KNOWN_BROKEN only blocks that exist', () => {
     expect([...KNOWN_BROKEN].filter((name) => !names.includes(name))).toEqual([]);

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileCases } from './support/compile-cases.ts';
 import { exportsOf, publicExports } from './support/public-exports.ts';
 import { root, scratchDir, typeCheck } from './support/type-check.ts';
 
@@ -270,16 +271,7 @@ describe('the @example blocks of the TSDoc', () => {
 
   const names = checked.map((example) => example.name);
   const rows = checked.map((example) => [example.name, example.line] as const);
-  it.each(rows.filter(([name]) => !KNOWN_BROKEN.has(name)))('compiles %s (line %i)', (name) => {
-    expect(errors.get(name) ?? []).toEqual([]);
-  });
-
-  it.fails.each(rows.filter(([name]) => KNOWN_BROKEN.has(name)))(
-    'still does not compile %s (line %i; listed in KNOWN_BROKEN)',
-    (name) => {
-      expect(errors.get(name) ?? []).toEqual([]);
-    },
-  );
+  compileCases(rows, errors, KNOWN_BROKEN);
 
   it('lists in KNOWN_BROKEN and CONTEXT only examples that exist', () => {
     const listed = [...KNOWN_BROKEN, ...Object.keys(CONTEXT)];
