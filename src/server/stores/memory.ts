@@ -13,6 +13,14 @@ export interface MemoryStoreOptions {
    */
   maxRecords?: number;
   /**
+   * Most bytes of stored response bodies kept at once: `maxRecords` alone allows 10,000 answers
+   * of up to `maxBodyBytes` (1 MiB) each. When a new answer would pass it, the oldest completed
+   * records are dropped first, as when full; an answer larger than the whole bound is refused
+   * with a `StoreError` (the key is then left to its lease, and a retry runs again).
+   * @default 134_217_728 (128 MiB)
+   */
+  maxBytes?: number;
+  /**
    * How often expired records are swept, in ms; the timer does not keep the process alive. `0`
    * or `Infinity` sweeps never (expired records still count as absent, and go when room is made).
    * @default 60_000
@@ -46,6 +54,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   if (!Number.isInteger(maxRecords) || maxRecords < 1) {
     throw new InvalidOptionsError('maxRecords', `expected an integer ≥ 1, got ${maxRecords}`);
   }
+  const maxBytes = options.maxBytes ?? 128 * 1024 * 1024;
+  if (!(maxBytes >= 0) || !Number.isFinite(maxBytes)) {
+    throw new InvalidOptionsError('maxBytes', `expected a number ≥ 0, got ${maxBytes}`);
+  }
   const sweepMs = options.sweepIntervalMs ?? 60_000;
   if (!(sweepMs >= 0)) {
     throw new InvalidOptionsError('sweepIntervalMs', `expected a number ≥ 0, got ${sweepMs}`);
@@ -56,16 +68,25 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   // No record expires before this: lowered by each write, made exact by each sweep. While it is
   // ahead of the clock, making room needs no scan for expired records.
   let soonest = Number.POSITIVE_INFINITY;
+  // Bytes of the completed records' bodies in `records`: kept in step by put and drop.
+  let bytes = 0;
+  const sizeOf = (record: StoreRecord): number =>
+    record.state === 'completed' ? record.response.body.byteLength : 0;
   const put = (id: string, record: StoreRecord): void => {
     records.set(id, record);
+    bytes += sizeOf(record);
     if (record.expiresAt < soonest) soonest = record.expiresAt;
+  };
+  const drop = (id: string, record: StoreRecord): void => {
+    records.delete(id);
+    bytes -= sizeOf(record);
   };
 
   const live = (id: string): StoreRecord | undefined => {
     const record = records.get(id);
     if (record === undefined) return undefined;
     if (record.expiresAt > now()) return record;
-    records.delete(id);
+    drop(id, record);
     return undefined;
   };
 
@@ -78,7 +99,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     const time = now();
     let next = Number.POSITIVE_INFINITY;
     for (const [id, record] of records) {
-      if (record.expiresAt <= time) records.delete(id);
+      if (record.expiresAt <= time) drop(id, record);
       else if (record.expiresAt < next) next = record.expiresAt;
     }
     soonest = next;
@@ -96,30 +117,36 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       if (warned) return;
       warned = true;
       console.warn(
-        `oncely: memoryStore is full (maxRecords ${maxRecords}) and dropped ${evicted} stored ` +
+        `oncely: memoryStore is full (maxRecords ${maxRecords}, maxBytes ${maxBytes}) and dropped ${evicted} stored ` +
           `responses before they expired; it now remembers answers for ${Math.round(keptMs / 1000)} s, ` +
-          'and a retry after that runs its handler again. Raise maxRecords, or use a durable store.',
+          'and a retry after that runs its handler again. Raise its bounds, or use a durable store.',
       );
     });
-  const makeRoom = (): boolean => {
-    if (records.size < maxRecords) return true;
-    const target = maxRecords - margin;
+  /**
+   * Room for `adding` more records and `size` more body bytes. Once it must evict, it goes below
+   * the bounds by a margin (1 %), not to the bound: one scan serves many calls.
+   */
+  const byteMargin = Math.floor(maxBytes / 100);
+  const makeRoom = (adding: 0 | 1, size: number): boolean => {
+    const fits = () => records.size + adding <= maxRecords && bytes + size <= maxBytes;
+    if (fits()) return true;
+    const roomy = () =>
+      (adding === 0 || records.size <= maxRecords - margin) &&
+      bytes + size <= maxBytes - byteMargin;
     // Every expired record before any live one: age in the Map is not age of expiry (routes with
     // their own ttlMs may share a store), and an evicted live record lets a retry run again.
     if (soonest <= now()) sweep();
-    if (records.size <= target) return true;
     let evicted = 0;
     let completedAt = 0;
-    for (const [id, record] of records) {
-      if (record.state === 'completed') {
-        records.delete(id);
+    if (!roomy()) {
+      for (const [id, record] of records) {
+        if (record.state !== 'completed') continue;
+        drop(id, record);
         evicted++;
         completedAt = record.completedAt;
+        if (roomy()) break;
       }
-      if (records.size <= target) break;
     }
-    // Unexpired, every one (the sweep above took the expired): told, as the answer they held is
-    // now forgotten early.
     if (evicted > 0) {
       try {
         onEvict({ evicted, keptMs: Math.max(0, now() - completedAt) });
@@ -127,7 +154,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         // A hook's failure must not fail the claim that made room.
       }
     }
-    return records.size < maxRecords;
+    return fits();
   };
 
   // Node runs a timer of 0, Infinity or more than 2^31 - 1 ms every millisecond: a full scan of
@@ -144,7 +171,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       // Copies out and in: a record the caller holds must not change under it (a later renew
       // would otherwise move the leaseUntil it passes to takeOver as the expected value).
       if (existing !== undefined) return { ...existing };
-      if (!makeRoom()) {
+      if (!makeRoom(1, 0)) {
         throw new StoreError('claim', `memory store is full of in-flight records (${maxRecords})`);
       }
       put(id, { ...record });
@@ -165,15 +192,27 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       return true;
     },
     complete(id, owner, record: CompletedRecord) {
-      if (held(id, owner) === undefined) return false;
+      const current = held(id, owner);
+      if (current === undefined) return false;
+      const stored = owned(record);
+      const size = sizeOf(stored);
+      // Refused before anything is evicted for it: dropping every other answer would not do.
+      if (size > maxBytes) {
+        throw new StoreError(
+          'complete',
+          `a response of ${size} bytes is larger than the memory store's maxBytes (${maxBytes})`,
+        );
+      }
+      makeRoom(0, size);
       // Re-insert so a completed record ages from its completion, not its claim.
-      records.delete(id);
-      put(id, owned(record));
+      drop(id, current);
+      put(id, stored);
       return true;
     },
     release(id, owner) {
-      if (held(id, owner) === undefined) return false;
-      records.delete(id);
+      const current = held(id, owner);
+      if (current === undefined) return false;
+      drop(id, current);
       return true;
     },
     get(id) {
@@ -183,6 +222,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     async close() {
       clearInterval(timer);
       records.clear();
+      bytes = 0;
     },
   };
 }

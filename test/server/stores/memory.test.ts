@@ -92,6 +92,66 @@ describe('memoryStore', () => {
     await throwing.close?.();
   });
 
+  describe('maxBytes', () => {
+    let time = 1_000_000;
+    const body = (size: number) => new Uint8Array(size).fill(65);
+    const answer = (size: number) =>
+      completed({
+        response: { status: 200, headers: [], body: body(size) },
+        completedAt: time,
+        expiresAt: time + 60_000,
+      });
+    const store300 = (onEvict: (e: { evicted: number; keptMs: number }) => void) =>
+      memoryStore({ maxBytes: 1_000, now: () => time, onEvict, sweepIntervalMs: 0 });
+    const keep = async (store: ReturnType<typeof memoryStore>, id: string, size: number) => {
+      const record = inFlight({ expiresAt: time + 60_000 });
+      await store.claim(id, record);
+      return store.complete(id, record.owner, answer(size));
+    };
+
+    it('drops the oldest answers when the bodies would pass maxBytes', async () => {
+      const evictions: { evicted: number; keptMs: number }[] = [];
+      const store = store300((eviction) => evictions.push(eviction));
+      for (const id of ['a', 'b', 'c']) expect(await keep(store, id, 300)).toBe(true);
+      expect(evictions).toEqual([]);
+      time += 5;
+      expect(await keep(store, 'd', 300)).toBe(true);
+      expect(await store.get('a')).toBeUndefined();
+      for (const id of ['b', 'c', 'd']) expect((await store.get(id))?.state).toBe('completed');
+      expect(evictions).toEqual([{ evicted: 1, keptMs: 5 }]);
+      await store.close?.();
+    });
+
+    it('refuses an answer larger than maxBytes without dropping any other', async () => {
+      const store = store300(() => {});
+      await keep(store, 'a', 300);
+      const record = inFlight({ expiresAt: time + 60_000 });
+      await store.claim('big', record);
+      const error = await failureOf(() => store.complete('big', record.owner, answer(1_001)));
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).operation).toBe('complete');
+      expect((await store.get('a'))?.state).toBe('completed');
+      expect((await store.get('big'))?.state).toBe('in-flight');
+      await store.close?.();
+    });
+
+    it('counts the bytes of answers that expired as gone', async () => {
+      const evictions: unknown[] = [];
+      const store = store300((eviction) => evictions.push(eviction));
+      for (const id of ['a', 'b', 'c']) await keep(store, id, 300);
+      time += 60_001;
+      for (const id of ['d', 'e', 'f']) await keep(store, id, 300);
+      expect(evictions).toEqual([]);
+      await store.close?.();
+    });
+
+    it('refuses a maxBytes it cannot keep', () => {
+      for (const maxBytes of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+        expect(() => memoryStore({ maxBytes })).toThrow(InvalidOptionsError);
+      }
+    });
+  });
+
   it('refuses a claim with a StoreError when every record is in flight', async () => {
     const store = memoryStore({ maxRecords: 2 });
     await store.claim('a', inFlight());
