@@ -95,13 +95,13 @@ function isPlainJson(value: unknown): boolean {
 }
 
 function sortedJson(value: unknown, key = ''): string {
-  if (typeof value === 'bigint') return bigintJson(value);
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   // As JSON.stringify does (once, not on what it returns): a Date from a framework's reviver is
   // its ISO text. Read as an object it has no keys, and every Date would print `{}` alike.
-  const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') return valueJson(toJSON.call(value, key));
-  return valueJson(value);
+  const toJSON =
+    typeof value === 'object' && value !== null
+      ? (value as { toJSON?: unknown }).toJSON
+      : undefined;
+  return valueJson(typeof toJSON === 'function' ? toJSON.call(value, key) : value);
 }
 
 /** {@link sortedJson} of a value whose toJSON, if any, has been applied. */
