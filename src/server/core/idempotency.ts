@@ -158,12 +158,13 @@ async function run<Tx>(
   }
 }
 
-/** What a transactional handler answered, read whole. */
+/** What a transactional handler answered, read whole, and the Response itself. */
 interface Answer {
   status: number;
   statusText: string;
   headers: Headers;
   body: Uint8Array;
+  response: Response;
 }
 
 async function transact<Tx>(
@@ -172,41 +173,29 @@ async function transact<Tx>(
   request: Request,
 ): Promise<Response> {
   const { key, scope } = transaction;
-  let result: TransactResult<Answer>;
-  try {
-    result = await transaction.run(async (tx: Tx) => {
-      const response = await handler(request, { key, scope, tx });
-      // No answer to store (see run): thrown, so the handler's writes roll back with the key.
-      if (response.type === 'error') throw new NetworkErrorAnswer(response);
-      // Read inside the transaction: the body is stored in the same commit as the handler's writes.
-      const body = response.body === null ? EMPTY : new Uint8Array(await response.arrayBuffer());
-      const answer: Answer = {
-        status: response.status,
-        statusText: response.statusText,
-        headers: response.headers,
-        body,
-      };
-      return answer;
-    });
-  } catch (error) {
-    if (error instanceof NetworkErrorAnswer) return error.response;
-    throw error;
-  }
+  const result: TransactResult<Answer> = await transaction.run(async (tx: Tx) => {
+    const response = await handler(request, { key, scope, tx });
+    // Read inside the transaction: the body is stored in the same commit as the handler's writes.
+    const body = response.body === null ? EMPTY : new Uint8Array(await response.arrayBuffer());
+    const answer: Answer = {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+      body,
+      response,
+    };
+    return answer;
+  });
   if (result.kind === 'respond') return toResponse(result.response);
+  // A network error (Response.error(), status 0) is rolled back by the transaction (see
+  // notStoredReason) and sent on as it is: no Response can be built with its status.
+  if (result.response.response.type === 'error') return result.response.response;
   const { status, statusText, headers } = result.response;
   return new Response(NULL_BODY_STATUSES.has(status) ? null : (result.body as BodyInit), {
     status,
     statusText,
     headers,
   });
-}
-
-/** Carries a handler's network error answer out of a transaction it rolls back. */
-class NetworkErrorAnswer {
-  readonly response: Response;
-  constructor(response: Response) {
-    this.response = response;
-  }
 }
 
 /** A web `Response` from a plain one (a problem or a replay). */
