@@ -1,6 +1,7 @@
 import { memoryStore } from '../stores/memory.ts';
 import { isTransactionalStore, type Store } from '../stores/store.ts';
 import { InvalidOptionsError } from './invalid-options-error.ts';
+import { nonNegative, positive } from './option-checks.ts';
 import type { CoreOptions, Logger } from './options.ts';
 import { PROBLEM_BASE_URI, type ProblemBuilder } from './problem.ts';
 
@@ -77,18 +78,4 @@ export function settingsOf(options: CoreOptions<never>): Settings {
 /** The `maxRequestBytes` option of the web wrapper and the adapters, checked like the others. */
 export function requestLimit(value: number | undefined): number {
   return nonNegative('maxRequestBytes', value ?? DEFAULTS.maxRequestBytes);
-}
-
-function positive(name: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw new InvalidOptionsError(name, `expected a positive number of ms, got ${value}`);
-  }
-  return value;
-}
-
-function nonNegative(name: string, value: number): number {
-  if (!(value >= 0) || !Number.isFinite(value)) {
-    throw new InvalidOptionsError(name, `expected a number ≥ 0, got ${value}`);
-  }
-  return value;
 }

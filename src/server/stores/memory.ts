@@ -1,5 +1,6 @@
 import { MAX_TIMER_MS } from '../../timer-limit.ts';
 import { InvalidOptionsError } from '../core/invalid-options-error.ts';
+import { nonNegative } from '../core/option-checks.ts';
 import type { CompletedRecord, InFlightRecord, Store, StoreRecord } from './store.ts';
 import { StoreError } from './store-error.ts';
 
@@ -54,10 +55,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   if (!Number.isInteger(maxRecords) || maxRecords < 1) {
     throw new InvalidOptionsError('maxRecords', `expected an integer ≥ 1, got ${maxRecords}`);
   }
-  const maxBytes = options.maxBytes ?? 128 * 1024 * 1024;
-  if (!(maxBytes >= 0) || !Number.isFinite(maxBytes)) {
-    throw new InvalidOptionsError('maxBytes', `expected a number ≥ 0, got ${maxBytes}`);
-  }
+  const maxBytes = nonNegative('maxBytes', options.maxBytes ?? 128 * 1024 * 1024);
   const sweepMs = options.sweepIntervalMs ?? 60_000;
   if (!(sweepMs >= 0)) {
     throw new InvalidOptionsError('sweepIntervalMs', `expected a number ≥ 0, got ${sweepMs}`);

@@ -107,8 +107,8 @@ function retryBusy(db: DatabaseSync, sql: string, timeoutMs: number): void {
  * A durable store in one SQLite file, on Node's built-in `node:sqlite` (Node 22.13+, no native
  * addon). The file is in WAL mode and writes run in `BEGIN IMMEDIATE` transactions, so several
  * processes on one machine may share it safely. Writes made in one turn of the event loop share
- * one transaction and one commit (group commit), and each is answered once that commit is done. For a fleet on several machines use
- * Redis or PostgreSQL.
+ * one transaction and one commit (group commit), and each is answered once that commit is done.
+ * For a fleet on several machines use Redis or PostgreSQL.
  *
  * @example
  * ```ts
